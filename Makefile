@@ -1,0 +1,35 @@
+# Task file behind the README: `make demo` and `make test` on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint bench hil clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+# The main job on its embedded default: the simulated plant, one hour of
+# agent time as fast as the machine allows, then what the store holds.
+demo: $(STAMP)
+	$(BIN)/edgetwin run --speed max --duration 1h --state-dir ./demo-state
+	$(BIN)/edgetwin status --state-dir ./demo-state
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/edgetwin bench
+
+hil: $(STAMP)
+	$(BIN)/python -m pytest -q hil
+
+clean:
+	rm -rf $(VENV) demo-state build *.egg-info .pytest_cache .ruff_cache

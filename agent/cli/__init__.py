@@ -1,0 +1,1 @@
+"""The ``edgetwin`` command line: a thin layer over the library."""

@@ -1,0 +1,59 @@
+"""``edgetwin bench``: measure the agent on the reference workload."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+
+from agent import bench
+from agent.cli.common import out
+
+HELP = """\
+Measure the whole pipeline on the reference workload (50 points at 1 Hz) on
+a simulated clock: CPU time per cycle and as a share of one core, resident
+memory, commits per hour and bytes written to the database per hour.
+
+examples:
+  edgetwin bench
+  edgetwin bench pipeline --hours 4 --rate 10 --json bench.json
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="measure CPU, memory and writes on the reference workload",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.set_defaults(func=run_pipeline, hours=1.0, points=50, rate=1.0, json=None)
+    which = p.add_subparsers(dest="bench", metavar="WHAT")
+    pp = which.add_parser("pipeline", help="the whole pipeline (the default)")
+    pp.add_argument("--hours", type=float, default=1.0, help="simulated hours (default 1)")
+    pp.add_argument("--points", type=int, default=50, help="number of points (default 50)")
+    pp.add_argument("--rate", type=float, default=1.0, help="polls per second per point (default 1)")
+    pp.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    pp.set_defaults(func=run_pipeline)
+
+
+def table(title: str, rows: list[tuple[str, str]]) -> None:
+    out(title)
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        out(f"  {k:<{width}}  {v}")
+
+
+def run_pipeline(args: argparse.Namespace) -> int:
+    result = bench.pipeline(
+        hours=args.hours,
+        points=args.points,
+        rate_hz=args.rate,
+        progress=lambda s: sys.stderr.write(s + "\n"),
+    )
+    table("pipeline benchmark", result.rows())
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(asdict(result), f, indent=2)
+    return 0

@@ -1,0 +1,80 @@
+"""Injected time: a real clock for the daemon, a simulated one for tests and replays."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What the runtime needs of time.
+
+    ``now()`` is seconds since the Unix epoch. ``sleep_until`` returns early,
+    with False, when ``stop`` is set.
+    """
+
+    def now(self) -> float: ...
+
+    def sleep_until(self, t: float, stop: threading.Event | None = None) -> bool: ...
+
+
+class RealClock:
+    """Wall-clock time; waits are measured on the monotonic clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def sleep_until(self, t: float, stop: threading.Event | None = None) -> bool:
+        # The delay is taken once from wall time; the wait itself runs on the
+        # monotonic clock, so a wall-clock step does not stretch it.
+        delay = t - time.time()
+        if delay <= 0:
+            return not (stop and stop.is_set())
+        if stop is None:
+            time.sleep(delay)
+            return True
+        return not stop.wait(delay)
+
+
+class SimClock:
+    """Simulated time that starts at ``start`` and advances only when slept on.
+
+    With ``speed`` set, each simulated second also costs ``1 / speed`` real
+    seconds, so that a demo can be watched; with ``speed=None`` time jumps
+    straight to each deadline and hours pass in seconds.
+    """
+
+    def __init__(self, start: float = 1_767_225_600.0, speed: float | None = None):
+        if speed is not None and speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        self._now = float(start)
+        self._speed = speed
+        self._lock = threading.Lock()
+        self._real_origin = time.monotonic()
+        self._sim_origin = self._now
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` at once (tests use this)."""
+        with self._lock:
+            self._now += seconds
+
+    def sleep_until(self, t: float, stop: threading.Event | None = None) -> bool:
+        if stop is not None and stop.is_set():
+            return False
+        if self._speed is not None:
+            real_due = self._real_origin + (t - self._sim_origin) / self._speed
+            delay = real_due - time.monotonic()
+            if delay > 0:
+                if stop is not None:
+                    if stop.wait(delay):
+                        return False
+                else:
+                    time.sleep(delay)
+        with self._lock:
+            self._now = max(self._now, t)
+        return True

@@ -1,0 +1,94 @@
+"""The database's tables, its schema version and the migrations between versions."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["points"].create({"id": int, "name": str, "unit": str}, pk="id")
+    db["points"].create_index(["name"], unique=True)
+    # One row per committed batch: readings of every point packed in a blob
+    # (see agent.store.codec). Per-row overhead and index pages are what wear
+    # an SD card; a batch row costs a few pages per commit instead of hundreds.
+    db["readings"].create(
+        {"id": int, "t0": float, "t1": float, "n": int, "data": bytes}, pk="id"
+    )
+    db["readings"].create_index(["t1"])
+    db["events"].create(
+        {
+            "id": int,
+            "ts": float,
+            "kind": str,
+            "severity": str,
+            "source": str,
+            "message": str,
+            "data": str,
+        },
+        pk="id",
+    )
+    db["events"].create_index(["ts"])
+    db["actuations"].create(
+        {
+            "id": int,
+            "ts": float,
+            "actuator": str,
+            "value": float,
+            "requested": float,
+            "source": str,
+            "reason": str,
+            "data": str,
+        },
+        pk="id",
+    )
+    db["actuations"].create_index(["actuator", "ts"])
+    db["outbox"].create(
+        {
+            "id": int,
+            "ts": float,
+            "topic": str,
+            "priority": int,
+            "seq": int,
+            "payload": bytes,
+        },
+        pk="id",
+    )
+    db["outbox"].create_index(["priority", "id"])
+
+
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _v1}
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite_utils.Database) -> int:
+    """Bring the schema up to ``SCHEMA_VERSION``, one migration per transaction.
+
+    Returns the version found before migrating. Raises ``ValueError`` for a
+    database written by a newer edgetwin.
+    """
+    conn = db.conn
+    found = current_version(conn)
+    if found > SCHEMA_VERSION:
+        raise ValueError(
+            f"database schema version {found} is newer than this edgetwin "
+            f"understands ({SCHEMA_VERSION}); upgrade edgetwin"
+        )
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](db)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found

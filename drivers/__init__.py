@@ -1,0 +1,1 @@
+"""Hardware access for edgetwin: buses, device drivers and their emulations."""

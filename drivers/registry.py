@@ -1,0 +1,12 @@
+"""The device kinds the configuration may name, by ``kind``."""
+
+from __future__ import annotations
+
+from drivers.base import DriverKind
+from drivers.sim.driver import SIM_KIND
+
+
+def kinds() -> dict[str, DriverKind]:
+    """Return every known device kind by name."""
+    found: list[DriverKind] = [SIM_KIND]
+    return {k.name: k for k in found}

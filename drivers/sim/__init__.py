@@ -1,0 +1,1 @@
+"""The simulated plant and the driver that reads it without any bus."""

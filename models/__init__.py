@@ -1,0 +1,1 @@
+"""Quantized anomaly-model bundles and the code that trains and exports them."""
