@@ -1,0 +1,1 @@
+"""The digital twin: a state model of the asset updated with every reading."""
