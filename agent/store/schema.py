@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -62,7 +62,12 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["outbox"].create_index(["priority", "id"])
 
 
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _v1}
+def _v2(db: sqlite_utils.Database) -> None:
+    # The uplink deletes acknowledged messages by sequence number.
+    db["outbox"].create_index(["seq"])
+
+
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _v1, 2: _v2}
 
 
 def current_version(conn: sqlite3.Connection) -> int:
