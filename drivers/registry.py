@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from drivers.base import DriverKind
+from drivers.modbus.kind import RTU_KIND, TCP_KIND
 from drivers.sim.driver import SIM_KIND
 
 
 def kinds() -> dict[str, DriverKind]:
     """Return every known device kind by name."""
-    found: list[DriverKind] = [SIM_KIND]
+    found: list[DriverKind] = [SIM_KIND, TCP_KIND, RTU_KIND]
     return {k.name: k for k in found}

@@ -1,0 +1,1 @@
+"""Device profiles: register maps of common devices, shipped as TOML data files."""
