@@ -8,6 +8,7 @@ its reason recorded as an ``Actuation``.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from typing import Any
 
 from agent.clock import Clock
 from agent.config.schema import ActuatorConfig
-from agent.errors import DeviceError
+from agent.control.envelope import Decision, Envelope
+from agent.errors import CommandError, DeviceError
+from agent.reading import Reading
 from agent.sampler import DeviceWorker
 from agent.store.store import Actuation
 
@@ -45,6 +48,12 @@ class Actuators:
         self.clock = clock
         self.state = {a.name: ActuatorState() for a in actuators}
         self.pending: list[Actuation] = []
+        self.envelopes = {a.name: Envelope(a) for a in actuators}
+        # The latest reading of every point, for interlocks; the controller
+        # stage keeps it pointing at the sampler's.
+        self.readings: Mapping[str, Reading] = {}
+        self.written = 0
+        self.last_write_perf = 0.0
 
     def write(
         self,
@@ -54,15 +63,34 @@ class Actuators:
         source: str,
         reason: str,
         data: dict[str, Any] | None = None,
+        inputs: Mapping[str, Reading] | None = None,
+        fail_safe: bool = False,
     ) -> Actuation | None:
         """Write ``value`` to actuator ``name``; return the recorded actuation.
 
-        A value outside the actuator's range is clamped to it. Returns None,
-        after logging once, when the device fails or does not answer.
+        The actuator's safety envelope decides what is written (see
+        ``agent.control.envelope``): ``inputs`` are the readings the value was
+        decided on, for the stale-data guard; ``fail_safe`` (implied by the
+        source ``safe-state``) asks for the fail-safe value. Every clamp the
+        envelope applied, and a read-back that differs from the value
+        written, is listed in the actuation's ``data["clamps"]``. Returns
+        None, after logging once, when the device fails or does not answer.
+        Raises ``CommandError`` for an actuator that is not configured.
         """
-        cfg = self.configs[name]
+        cfg = self.configs.get(name)
+        if cfg is None:
+            known = ", ".join(sorted(self.configs)) or "none are configured"
+            raise CommandError(f"actuator {name!r} is not configured (known: {known})")
         now = self.clock.now()
-        target = min(cfg.max, max(cfg.min, float(value)))
+        envelope = self.envelopes[name]
+        decision = envelope.decide(
+            value,
+            now,
+            readings=self.readings,
+            inputs=inputs,
+            fail_safe=fail_safe or source == "safe-state",
+        )
+        target = decision.value
         worker = self.workers[cfg.device]
         try:
             fut = worker.pool.submit(worker.device.write, cfg, target)
@@ -76,7 +104,22 @@ class Actuators:
         st = self.state[name]
         if not st.ok:
             log.warning("actuator %r: writes succeed again", name)
+        clamps = [c.as_dict() for c in decision.clamps]
+        if abs(readback - target) > envelope.config.readback_tolerance:
+            clamps.append(
+                {
+                    "rule": "readback",
+                    "requested": target,
+                    "allowed": readback,
+                    "detail": f"the device reads back {readback:g} after a write of {target:g}",
+                }
+            )
+            log.warning("actuator %r: wrote %g, read back %g", name, target, readback)
+        envelope.commit(readback, now)
         st.ok, st.value, st.ts = True, readback, now
+        record = dict(data or {})
+        record["clamps"] = clamps
+        record["protective"] = decision.protective
         act = Actuation(
             ts=now,
             actuator=name,
@@ -84,10 +127,29 @@ class Actuators:
             requested=float(value),
             source=source,
             reason=reason,
-            data=dict(data or {}),
+            data=record,
         )
         self.pending.append(act)
+        self.written += 1
+        self.last_write_perf = time.perf_counter()
         return act
+
+    def plan(
+        self,
+        name: str,
+        value: float,
+        *,
+        inputs: Mapping[str, Reading] | None = None,
+        fail_safe: bool = False,
+    ) -> Decision:
+        """Return what ``write`` would send to the device now, without writing."""
+        return self.envelopes[name].decide(
+            value,
+            self.clock.now(),
+            readings=self.readings,
+            inputs=inputs,
+            fail_safe=fail_safe,
+        )
 
     def safe_state(self, reason: str) -> list[str]:
         """Put every actuator at its safe value; return the names that failed."""

@@ -27,4 +27,10 @@ STAGE_ORDER = ("twin", "detector", "controller", "uplink", "insights")
 
 def build_stages(ctx: StageContext) -> list[Stage]:
     """Return the stages in order; a stage that is configured off passes through."""
-    return [PassThrough(name) for name in STAGE_ORDER]
+    stages: list[Stage] = [PassThrough(name) for name in STAGE_ORDER]
+    if ctx.config.control.enabled:
+        from agent.control.controller import build_controller
+
+        i = STAGE_ORDER.index("controller")
+        stages[i] = build_controller(ctx, stages[: i])
+    return stages

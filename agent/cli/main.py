@@ -9,9 +9,11 @@ from collections.abc import Sequence
 
 from agent import __version__
 from agent.cli import cmd_bench, cmd_check, cmd_export, cmd_init, cmd_run, cmd_status
+from agent.cli import cmd_actuate, cmd_explain, cmd_safe_state
 from agent.errors import EdgetwinError
 
 COMMANDS = (cmd_run, cmd_check, cmd_init, cmd_export, cmd_status, cmd_bench)
+COMMANDS += (cmd_actuate, cmd_safe_state, cmd_explain)
 
 EPILOG = """\
 examples:

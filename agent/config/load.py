@@ -23,6 +23,7 @@ from agent.config.schema import (
     SiteConfig,
     StoreConfig,
 )
+from agent.config.control import check_control, parse_envelope
 from agent.config.sections import parse_control, parse_model, parse_twin, parse_uplink
 from agent.errors import ConfigError
 from drivers.base import DriverKind
@@ -57,6 +58,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
     problems = Problems(source)
     cfg = _build(Table(data, "", problems), problems, source)
+    check_control(cfg, problems)
     if problems:
         raise ConfigError(problems.lines)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -246,7 +248,8 @@ def _actuator(
     if device is None or kind is None:
         return None
     address = kind.parse_actuator(t, device)
-    t.finish("envelope")
+    envelope = parse_envelope(t.table("envelope"), lo, hi) if t.has("envelope") else None
+    t.finish()
     if not name:
         return None
     return ActuatorConfig(
@@ -258,6 +261,7 @@ def _actuator(
         min=lo,
         max=hi,
         safe_value=safe,
+        envelope=envelope,
         description=description,
     )
 
