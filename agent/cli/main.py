@@ -9,11 +9,14 @@ from collections.abc import Sequence
 
 from agent import __version__
 from agent.cli import cmd_bench, cmd_check, cmd_export, cmd_init, cmd_run, cmd_status
+from agent.cli import cmd_train
 from agent.cli import cmd_actuate, cmd_explain, cmd_safe_state
+from agent.cli import cmd_read
 from agent.errors import EdgetwinError
 
-COMMANDS = (cmd_run, cmd_check, cmd_init, cmd_export, cmd_status, cmd_bench)
+COMMANDS = (cmd_run, cmd_check, cmd_init, cmd_export, cmd_status, cmd_bench, cmd_train)
 COMMANDS += (cmd_actuate, cmd_safe_state, cmd_explain)
+COMMANDS += (cmd_read,)
 
 EPILOG = """\
 examples:
