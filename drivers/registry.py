@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drivers.base import DriverKind
+from drivers.i2c.kinds import I2C_KINDS
 from drivers.modbus.kind import RTU_KIND, TCP_KIND
 from drivers.sim.driver import SIM_KIND
 
@@ -10,4 +11,5 @@ from drivers.sim.driver import SIM_KIND
 def kinds() -> dict[str, DriverKind]:
     """Return every known device kind by name."""
     found: list[DriverKind] = [SIM_KIND, TCP_KIND, RTU_KIND]
+    found += I2C_KINDS
     return {k.name: k for k in found}
