@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 
 from agent import bench
+from agent.cli import bench_skab
 from agent.cli.common import out
 
 HELP = """\
@@ -36,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pp.add_argument("--rate", type=float, default=1.0, help="polls per second per point (default 1)")
     pp.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     pp.set_defaults(func=run_pipeline)
+    bench_skab.register(which)
 
 
 def table(title: str, rows: list[tuple[str, str]]) -> None:

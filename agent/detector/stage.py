@@ -20,6 +20,7 @@ from agent.detector.bundle import Metadata, read_bundle
 from agent.detector.detector import Detector, Scorer, Tuning
 from agent.detector.errors import RuntimeMissingError
 from agent.detector.model import Int8Model
+from agent.detector.runtime import RUNTIMES
 from agent.detector.statistical import StatisticalScorer
 from agent.pipeline import Frame
 from agent.store.store import Event
@@ -31,14 +32,14 @@ RESIDUAL = "residual:"
 
 
 def load_scorer(
-    directory: Path,
+    directory: Path, runtimes: tuple[str, ...] = RUNTIMES
 ) -> tuple[Metadata, Scorer, Literal["tflite", "statistical"]]:
     """Load the bundle's model, or fall back to the statistical score without a runtime.
 
     Raises ``ModelError`` for a wrong bundle either way.
     """
     try:
-        model = Int8Model(directory)
+        model = Int8Model(directory, runtimes)
         return model.meta, model, "tflite"
     except RuntimeMissingError as exc:
         _, meta = read_bundle(directory)
@@ -51,9 +52,11 @@ class DetectorStage:
 
     name = "detector"
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(
+        self, config: ModelConfig, runtimes: tuple[str, ...] = RUNTIMES
+    ) -> None:
         directory = Path(config.bundle) if config.bundle else DEMO_BUNDLE
-        meta, scorer, source = load_scorer(directory)
+        meta, scorer, source = load_scorer(directory, runtimes)
         learn_rows = math.ceil(config.learn_s / meta.period_s)
         tuning = Tuning(
             learn_rows=learn_rows,
