@@ -28,6 +28,10 @@ STAGE_ORDER = ("twin", "detector", "controller", "uplink", "insights")
 def build_stages(ctx: StageContext) -> list[Stage]:
     """Return the stages in order; a stage that is configured off passes through."""
     stages: list[Stage] = [PassThrough(name) for name in STAGE_ORDER]
+    if ctx.config.model.enabled:
+        from agent.detector.stage import DetectorStage
+
+        stages[STAGE_ORDER.index("detector")] = DetectorStage(ctx.config.model)
     if ctx.config.control.enabled:
         from agent.control.controller import build_controller
 
