@@ -1,0 +1,1 @@
+"""GPIO inputs, relays and PWM outputs on gpiozero."""
