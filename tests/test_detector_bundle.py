@@ -118,5 +118,5 @@ def test_without_runtime_the_stage_falls_back_to_statistical(
 
 def test_without_runtime_a_wrong_bundle_is_still_an_error(bundle: Path) -> None:
     (bundle / "model.json").unlink()
-    with pytest.raises(ModelError, match="model.json is missing"):
+    with pytest.raises(ModelError, match=r"model\.json is missing"):
         load_scorer(bundle, NO_RUNTIME)

@@ -42,5 +42,5 @@ def test_dequantize_inverts_on_the_grid() -> None:
     ("scale", "zp"), [(0.0, 0), (-1.0, 0), (np.nan, 0), (1.0, 128)]
 )
 def test_rejects_bad_parameters(scale: float, zp: int) -> None:
-    with pytest.raises(ValueError, match="scale|zero point"):
+    with pytest.raises(ValueError, match=r"scale|zero point"):
         quantize([1.0], scale, zp)

@@ -12,9 +12,9 @@ from agent.config import load_config
 from agent.detector.bundle import Metadata
 from agent.detector.detector import Detector, Tuning
 from agent.detector.events import Hysteresis
+from agent.detector.stage import DetectorStage
 from agent.detector.statistical import StatisticalScorer
 from agent.runtime import Agent
-from agent.detector.stage import DetectorStage
 from agent.store.store import Store
 
 REPO = Path(__file__).resolve().parent.parent

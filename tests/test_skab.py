@@ -1,4 +1,4 @@
-"""``edgetwin bench skab`` on a few SKAB files (skips without the data or TensorFlow)."""
+"""`edgetwin bench skab` on a few SKAB files; skips without the data or TensorFlow."""
 
 from __future__ import annotations
 
