@@ -1,4 +1,4 @@
-"""ADS1115: signed results at every gain, config words, and conversions on the emulated chip."""
+"""ADS1115: signed results at every gain, config words, conversions on the emulation."""
 
 from __future__ import annotations
 
@@ -25,12 +25,15 @@ from drivers.i2c.emu.bus import EmulatedBus
         (0x0000, 0.512, 0.0),
     ],
 )
-def test_signed_results_at_each_gain(raw: int, full_scale_v: float, volts: float) -> None:
+def test_signed_results_at_each_gain(
+    raw: int, full_scale_v: float, volts: float
+) -> None:
     assert to_volts(raw, full_scale_v) == pytest.approx(volts, rel=1e-12, abs=1e-15)
 
 
 def test_config_word_bits() -> None:
-    # OS=1, MUX=100 (AIN0-GND), PGA=001 (±4.096 V), MODE=1, DR=100 (128 SPS), COMP_QUE=11
+    # OS=1, MUX=100 (AIN0-GND), PGA=001 (±4.096 V), MODE=1 (single shot),
+    # DR=100 (128 SPS), COMP_QUE=11 (comparator off)
     assert config_word(AdsInput("a0", 4.096), 128) == 0xC383
     # MUX=000 (AIN0-AIN1), PGA=101 (±0.256 V), DR=111 (860 SPS)
     assert config_word(AdsInput("a0-a1", 0.256), 860) == 0x8BE3
@@ -39,7 +42,11 @@ def test_config_word_bits() -> None:
 def _adc(**volts: float) -> tuple[SimClock, EmulatedBus, dict[str, float]]:
     clock = SimClock()
     inputs = {"a0": 1.0, "a1": 2.0, "a2": 0.125, "a3": 3.0, **volts}
-    return clock, EmulatedBus({0x48: EmulatedAds1115(lambda: inputs, clock=clock)}), inputs
+    return (
+        clock,
+        EmulatedBus({0x48: EmulatedAds1115(lambda: inputs, clock=clock)}),
+        inputs,
+    )
 
 
 def test_config_reads_its_reset_value() -> None:
@@ -51,7 +58,9 @@ def test_config_reads_its_reset_value() -> None:
 def test_each_channel_gets_its_own_value() -> None:
     clock, bus, _ = _adc()
     adc = Ads1115(bus, 0x48, clock=clock)
-    got = [adc.convert(AdsInput(ch, 4.096)) for ch in ("a0", "a1", "a2", "a3", "a0", "a2")]
+    got = [
+        adc.convert(AdsInput(ch, 4.096)) for ch in ("a0", "a1", "a2", "a3", "a0", "a2")
+    ]
     assert got == [1.0, 2.0, 0.125, 3.0, 1.0, 0.125]
     assert bus.transactions[0x48] == 3 * 6  # config write, OS poll, conversion read
 
@@ -92,5 +101,7 @@ def test_inputs_beyond_full_scale_clip() -> None:
 
 
 def test_unknown_data_rate_is_refused() -> None:
-    with pytest.raises(ValueError, match="ADS1115 data rate 100 SPS is not one of 8, 16"):
+    with pytest.raises(
+        ValueError, match="ADS1115 data rate 100 SPS is not one of 8, 16"
+    ):
         Ads1115(EmulatedBus(), clock=SimClock(), data_rate_sps=100)

@@ -1,4 +1,4 @@
-"""BME280: the datasheet's integer compensation, timing, and the driver on the emulated chip."""
+"""BME280: the datasheet's integer compensation, timing, and the emulated chip."""
 
 from __future__ import annotations
 
@@ -77,7 +77,12 @@ def test_skipped_measurements_are_rejected() -> None:
 
 @pytest.mark.parametrize(
     ("temperature_c", "pressure_pa", "humidity_pct"),
-    [(-40.0, 30000.0, 0.0), (-5.5, 80000.0, 12.5), (25.0, 101325.0, 55.0), (85.0, 110000.0, 100.0)],
+    [
+        (-40.0, 30000.0, 0.0),
+        (-5.5, 80000.0, 12.5),
+        (25.0, 101325.0, 55.0),
+        (85.0, 110000.0, 100.0),
+    ],
 )
 def test_emulation_inverts_the_compensation(
     temperature_c: float, pressure_pa: float, humidity_pct: float
@@ -117,7 +122,9 @@ def test_forced_mode_end_to_end_through_the_bus() -> None:
 
 def test_normal_mode_reads_in_one_transaction() -> None:
     clock, bus, physical = _setup()
-    chip = Bme280(bus, 0x76, clock=clock, settings=Bme280Settings(mode="normal", standby_ms=62.5))
+    chip = Bme280(
+        bus, 0x76, clock=clock, settings=Bme280Settings(mode="normal", standby_ms=62.5)
+    )
     chip.setup()
     before = bus.transactions[0x76]
     assert chip.measure()["temperature"].value == -12.34
@@ -148,5 +155,8 @@ def test_a_bmp280_is_refused_by_its_chip_id() -> None:
     clock = SimClock()
     bmp = EmulatedBme280(lambda: {}, clock=clock, chip_id=0x58)
     chip = Bme280(EmulatedBus({0x77: bmp}), 0x77, clock=clock)
-    with pytest.raises(DeviceError, match=r"id 0x58 \(a BMP280, which has no humidity\), a BME280 has 0x60"):
+    with pytest.raises(
+        DeviceError,
+        match=r"id 0x58 \(a BMP280, which has no humidity\), a BME280 has 0x60",
+    ):
         chip.setup()

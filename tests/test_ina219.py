@@ -56,10 +56,14 @@ def test_register_decoding() -> None:
     assert signed16(0x7D00) == 32000
 
 
-def _meter(current_a: float, bus_v: float = 12.0) -> tuple[EmulatedBus, dict[str, float], Ina219]:
+def _meter(
+    current_a: float, bus_v: float = 12.0
+) -> tuple[EmulatedBus, dict[str, float], Ina219]:
     clock = SimClock()
     values = {"current_a": current_a, "bus_voltage_v": bus_v}
-    bus = EmulatedBus({0x40: EmulatedIna219(lambda: values, clock=clock, shunt_ohm=0.1)})
+    bus = EmulatedBus(
+        {0x40: EmulatedIna219(lambda: values, clock=clock, shunt_ohm=0.1)}
+    )
     chip = Ina219(bus, 0x40, clock=clock, shunt_ohm=0.1, max_current_a=3.2)
     chip.setup()
     return bus, values, chip
@@ -83,7 +87,9 @@ def test_positive_current_and_registers_read() -> None:
     assert bus.transactions[0x40] == before + 2  # bus voltage (flags) and current
     assert out["current"].value == pytest.approx(1.25, abs=2 * 3.2 / 32768)
     values["current_a"] = -2.0
-    assert chip.measure(("current",))["current"].value == pytest.approx(-2.0, abs=2 * 3.2 / 32768)
+    assert chip.measure(("current",))["current"].value == pytest.approx(
+        -2.0, abs=2 * 3.2 / 32768
+    )
 
 
 def test_overflow_marks_current_and_power_out_of_range() -> None:
@@ -96,7 +102,7 @@ def test_overflow_marks_current_and_power_out_of_range() -> None:
 
 
 def test_cnvr_clears_on_power_read() -> None:
-    bus, _, chip = _meter(0.5)
+    _, _, chip = _meter(0.5)
     assert BusVoltage.decode(chip._read(0x02)).ready
     chip._read(0x03)
     assert not BusVoltage.decode(chip._read(0x02)).ready

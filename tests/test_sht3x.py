@@ -37,7 +37,9 @@ def _chip(**values: float) -> tuple[SimClock, EmulatedBus, EmulatedSht3x]:
     return clock, EmulatedBus({0x44: emu}), emu
 
 
-@pytest.mark.parametrize(("t_c", "rh"), [(-40.0, 0.0), (-20.5, 80.1), (25.0, 45.0), (125.0, 100.0)])
+@pytest.mark.parametrize(
+    ("t_c", "rh"), [(-40.0, 0.0), (-20.5, 80.1), (25.0, 45.0), (125.0, 100.0)]
+)
 def test_single_shot_end_to_end(t_c: float, rh: float) -> None:
     clock, bus, _ = _chip(temperature_c=t_c, humidity_pct=rh)
     t0 = clock.now()
