@@ -28,6 +28,12 @@ STAGE_ORDER = ("twin", "detector", "controller", "uplink", "insights")
 def build_stages(ctx: StageContext) -> list[Stage]:
     """Return the stages in order; a stage that is configured off passes through."""
     stages: list[Stage] = [PassThrough(name) for name in STAGE_ORDER]
+    if ctx.config.twin.kind != "none":
+        from agent.twin.stage import TwinStage
+
+        stages[STAGE_ORDER.index("twin")] = TwinStage(
+            ctx.config, ctx.clock, ctx.store, ctx.actuators
+        )
     if ctx.config.model.enabled:
         from agent.detector.stage import DetectorStage
 
