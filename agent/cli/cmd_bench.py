@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 
 from agent import bench
-from agent.cli import bench_skab
+from agent.cli import bench_control, bench_skab
 from agent.cli.common import out
 
 HELP = """\
@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pp.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     pp.set_defaults(func=run_pipeline)
     bench_skab.register(which)
+    bench_control.register(which)
 
 
 def table(title: str, rows: list[tuple[str, str]]) -> None:

@@ -20,7 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from agent.clock import Clock, SimClock
-from agent.config.control import PolicyConfig
+from agent.config.control import (
+    HysteresisConfig,
+    PidConfig,
+    PolicyConfig,
+    PredictiveConfig,
+)
 from agent.config.schema import Config
 from agent.control.controller import Controller
 from agent.runtime import Agent
@@ -205,3 +210,22 @@ def _loop(
         heater_energy_kwh=heater_j / 3.6e6,
         latency_ms=latency_ms,
     )
+
+
+BAND_C = (20.0, 38.0)
+
+# The fan policies compared on the demo plant; the heater keeps the
+# configuration's hysteresis.
+DEMO_FAN_POLICIES: tuple[PolicyConfig, ...] = (
+    HysteresisConfig("cabinet_temp_c", on_at=36.0, off_at=32.0),
+    PidConfig("cabinet_temp_c", setpoint=34.0, kp=0.2, ki=0.0005, reverse=True),
+    PredictiveConfig(
+        "cabinet_temp_c",
+        low=20.0,
+        high=37.0,
+        candidates=(0.0, 0.25, 0.5, 0.75, 1.0),
+        horizon_s=900.0,
+        step_s=60.0,
+        interval_s=60.0,
+    ),
+)
