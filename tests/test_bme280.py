@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from agent.clock import SimClock
@@ -21,7 +23,7 @@ def test_calibration_survives_the_register_layout() -> None:
     # dig_T1 = 27504 = 0x6B70, little endian at 0x88; dig_H1 at 0xA1.
     assert tp[0:2] == bytes((0x70, 0x6B)) and tp[25] == CAL.dig_h1
     assert m.Calibration.from_bytes(tp, h) == CAL
-    negative = m.Calibration(*[1] * 12, dig_h4=-300, dig_h5=-7, dig_h6=-3)
+    negative = replace(CAL, dig_t2=-26435, dig_h4=-300, dig_h5=-7, dig_h6=-3)
     assert m.Calibration.from_bytes(*negative.to_bytes()) == negative
 
 

@@ -6,7 +6,7 @@ import pytest
 from smbus2 import i2c_msg
 
 from agent.clock import SimClock
-from agent.config import parse_config
+from agent.config import PointConfig, parse_config
 from agent.errors import ConfigError, DeviceError
 from agent.reading import Quality
 from drivers.base import DriverContext
@@ -61,9 +61,8 @@ def test_an_address_holds_one_chip() -> None:
         bus.attach(0x40, EmulatedIna219(lambda: {}, clock=SimClock()))
 
 
-class _Point:
-    def __init__(self, address: str) -> None:
-        self.address = address
+def _point(quantity: str) -> PointConfig:
+    return PointConfig(name=quantity, device="env", address=quantity)
 
 
 def _device(retries: int) -> tuple[I2CDevice, EmulatedBme280]:
@@ -84,10 +83,10 @@ def _device(retries: int) -> tuple[I2CDevice, EmulatedBme280]:
 
 def test_errno_121_is_retried_within_the_bound() -> None:
     device, emu = _device(retries=2)
-    assert device.read([_Point("temperature")])[0].value == 21.5
+    assert device.read([_point("temperature")])[0].value == 21.5
     emu.fail(2)
     attempts = device.attempts
-    (sample,) = device.read([_Point("temperature")])
+    (sample,) = device.read([_point("temperature")])
     assert sample.quality is Quality.GOOD and sample.value == 21.5
     assert device.attempts - attempts == 3
 
@@ -95,14 +94,14 @@ def test_errno_121_is_retried_within_the_bound() -> None:
 def test_errno_121_beyond_the_retries_is_a_bad_sample_not_an_exception() -> None:
     device, emu = _device(retries=1)
     emu.fail(None)
-    samples = device.read([_Point("temperature"), _Point("humidity")])
+    samples = device.read([_point("temperature"), _point("humidity")])
     assert [s.quality for s in samples] == [Quality.DEVICE_ERROR] * 2
     assert samples[0].reason == (
         "BME280 at 0x76: I/O error after 2 attempts: "
         "[Errno 121] Remote I/O error: '0x76'"
     )
     emu.recover()
-    assert device.read([_Point("temperature")])[0].value == 21.5  # set up again
+    assert device.read([_point("temperature")])[0].value == 21.5  # set up again
 
 
 def test_wrong_chip_is_a_device_error_sample() -> None:
@@ -112,7 +111,7 @@ def test_wrong_chip_is_a_device_error_sample() -> None:
         name="env", chip=Bme280(bus, 0x76, clock=clock), reader=_pick,
         bus=bus, retries=3, on_close=bus.close,
     )  # fmt: skip
-    (sample,) = device.read([_Point("temperature")])
+    (sample,) = device.read([_point("temperature")])
     assert sample.quality is Quality.DEVICE_ERROR
     assert "has id 0x58 (a BMP280" in sample.reason
     assert device.attempts == 1  # not retried
@@ -183,13 +182,13 @@ quantity = "current"
 def test_configured_emulated_devices_read_the_plant() -> None:
     config = parse_config(CONFIG)
     ctx = DriverContext(clock=SimClock(), config=config)
-    found = {}
+    found: dict[str, float] = {}
     devices = [kinds()[d.kind].open(d, ctx) for d in config.devices]
     try:
         for dev in devices:
             pts = [p for p in config.points if p.device == dev.name]
             for p, s in zip(pts, dev.read(pts), strict=True):
-                assert s.quality is Quality.GOOD, (p.name, s)
+                assert s.quality is Quality.GOOD and s.value is not None, (p.name, s)
                 found[p.name] = s.value
     finally:
         for dev in devices:

@@ -6,6 +6,7 @@ import pytest
 from smbus2 import i2c_msg
 
 from agent.clock import SimClock
+from agent.errors import DeviceError
 from agent.reading import Quality
 from drivers.i2c.emu.bus import EmulatedBus
 from drivers.i2c.emu.sht3x import EmulatedSht3x, raw_humidity, raw_temperature
@@ -71,6 +72,15 @@ def test_read_before_the_measurement_is_done_is_not_acknowledged() -> None:
     reply = i2c_msg.read(0x44, 6)
     bus.i2c_rdwr(reply)
     assert crc8(bytes(reply)[0:2]) == bytes(reply)[2]
+
+
+def test_setup_checks_the_status_crc() -> None:
+    clock, bus, emu = _chip()
+    sht = Sht3x(bus, 0x44, clock=clock)
+    sht.setup()
+    emu.corrupt_next_crc()
+    with pytest.raises(DeviceError, match="0x44 sent a status word with a wrong CRC"):
+        sht.setup()
 
 
 def test_status_register_read_with_crc() -> None:

@@ -17,6 +17,7 @@ from typing import Literal
 from smbus2 import i2c_msg
 
 from agent.clock import Clock
+from agent.errors import DeviceError
 from agent.reading import Quality, Sample
 from drivers.i2c.bus import I2CBus
 
@@ -90,7 +91,17 @@ class Sht3x:
         self.repeatability = repeatability
 
     def setup(self) -> None:
-        """Nothing to configure: single-shot commands carry their settings."""
+        """Check that an SHT3x answers: its status word must carry a valid CRC.
+
+        Single-shot commands carry their settings, so there is nothing to
+        configure. Raises ``DeviceError`` for another chip, ``OSError`` on a
+        bus error.
+        """
+        if read_status(self.bus, self.address) is None:
+            raise DeviceError(
+                f"chip at 0x{self.address:02x} sent a status word with a wrong CRC; "
+                f"it is not an SHT3x or the bus is noisy"
+            )
 
     def measure(self) -> dict[str, Sample]:
         """Take one single-shot measurement; raise ``OSError`` on a bus error."""
