@@ -30,6 +30,12 @@ from agent.store.schema import migrate
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 1024
+# While the disk is full or the file unwritable, readings wait in memory up
+# to this many (about 10 minutes of 50 points at 10 Hz); older ones go first.
+MAX_PENDING_READINGS = 300_000
+# Room kept under the size cap for the write-ahead log: the auto-checkpoint
+# runs at 1000 pages of 1 KiB and the log is truncated back to 1 MiB after.
+WAL_ALLOWANCE_BYTES = 1_700_000
 
 
 @dataclass
@@ -93,7 +99,12 @@ class Store:
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA journal_size_limit = 4194304")
+            conn.execute("PRAGMA journal_size_limit = 1048576")
+            # A hard page limit keeps the file under the cap whatever happens;
+            # retention makes room before it is reached.
+            cap = self.config.max_size_mb * 1e6 - WAL_ALLOWANCE_BYTES
+            self.limit_pages = max(64, int(cap / PAGE_SIZE))
+            conn.execute(f"PRAGMA max_page_count = {self.limit_pages}")
             self.db = sqlite_utils.Database(conn)
             migrate(self.db)
             self._point_ids = {
@@ -158,9 +169,75 @@ class Store:
         return self.commit()
 
     def commit(self) -> bool:
-        """Write every buffered item in one transaction; False when there was nothing."""
+        """Write every buffered item in one transaction; False when there was nothing.
+
+        When the file is at its page limit, the oldest readings are dropped
+        (and a ``data_dropped`` event recorded) and the commit tried once more.
+        Raises ``StoreError`` when it still fails; the batch is kept for the
+        next try.
+        """
         if not self.pending:
             return False
+        try:
+            return self._commit()
+        except StoreError as exc:
+            if "full" not in str(exc) or self.used_bytes() < 0.5 * self.limit_bytes:
+                raise
+        needed = self._pending_bytes() + int(0.1 * self.limit_bytes)
+        dropped = self.drop_oldest(needed)
+        if dropped:
+            log.warning("store at its %d-byte limit: dropped the %d oldest readings", self.limit_bytes, dropped)
+            self._events.append(
+                Event(
+                    ts=self._readings[0].ts if self._readings else 0.0,
+                    kind="data_dropped",
+                    message=f"dropped {dropped} readings: database at its size limit",
+                    severity="warning",
+                    source="store",
+                    data={"readings": dropped, "reason": "size"},
+                )
+            )
+        return self._commit()
+
+    @property
+    def limit_bytes(self) -> int:
+        return self.limit_pages * PAGE_SIZE
+
+    def _pending_bytes(self) -> int:
+        return len(self._readings) * codec.DTYPE.itemsize + 200 * (
+            len(self._events) + len(self._actuations)
+        ) + sum(len(m[4]) for m in self._outbox)
+
+    def drop_oldest(self, nbytes: int) -> int:
+        """Delete whole reading batches, oldest first, to free about ``nbytes``.
+
+        Returns the number of readings deleted.
+        """
+        conn = self.conn
+        ids: list[int] = []
+        freed = dropped = 0
+        for rid, n, size in conn.execute(
+            "SELECT id, n, length(data) FROM readings ORDER BY t0, id"
+        ):
+            if freed >= nbytes:
+                break
+            ids.append(rid)
+            freed += size + 40
+            dropped += n
+        if not ids:
+            return 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany("DELETE FROM readings WHERE id = ?", [(i,) for i in ids])
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise StoreError(f"{self.path}: cannot drop old readings: {exc}") from exc
+        self.stats.batches_dropped += len(ids)
+        self.stats.readings_dropped += dropped
+        return dropped
+
+    def _commit(self) -> bool:
         conn = self.conn
         readings, self._readings = self._readings, []
         events, self._events = self._events, []
@@ -207,10 +284,37 @@ class Store:
             self._events[:0] = events
             self._actuations[:0] = actuations
             self._outbox[:0] = outbox
+            self._bound_pending()
             raise StoreError(f"{self.path}: commit failed: {exc}") from exc
         self.stats.commits += 1
         self.stats.readings_committed += len(readings)
+        log.debug(
+            "committed batch %d: %d readings, %d events (%d readings in all)",
+            self.stats.commits,
+            len(readings),
+            len(events),
+            self.stats.readings_committed,
+        )
         return True
+
+    def _bound_pending(self) -> None:
+        """Keep at most ``MAX_PENDING_READINGS`` in memory while commits fail."""
+        excess = len(self._readings) - MAX_PENDING_READINGS
+        if excess <= 0:
+            return
+        del self._readings[:excess]
+        self.stats.readings_dropped += excess
+        log.error("store unwritable: dropped the %d oldest readings held in memory", excess)
+        self._events.append(
+            Event(
+                ts=self._readings[0].ts,
+                kind="data_dropped",
+                message=f"dropped {excess} readings: store unwritable",
+                severity="error",
+                source="store",
+                data={"readings": excess, "reason": "unwritable"},
+            )
+        )
 
     def _ids_for(self, names: set[str]) -> dict[str, int]:
         missing = names - self._point_ids.keys()
