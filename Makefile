@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint bench hil clean
+.PHONY: demo test lint bench hil clean install-service
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,7 @@ hil: $(STAMP)
 
 clean:
 	rm -rf $(VENV) demo-state build *.egg-info .pytest_cache .ruff_cache
+
+# On the board, as root: the system user, /etc/edgetwin and the unit.
+install-service:
+	systemd/install.sh
