@@ -259,3 +259,26 @@ def test_missing_real_bus_is_one_line() -> None:
         kinds()["bme280"].open(config.device("env"), ctx)
     assert str(err.value).startswith("/dev/i2c-97 does not exist: enable I2C")
     assert "\n" not in str(err.value)
+
+
+def test_emulated_chips_share_the_sim_devices_plant() -> None:
+    text = (
+        CONFIG
+        + """
+[[devices]]
+name = "plant"
+kind = "sim"
+seed = 5
+faults = [{ kind = "door_open", start_h = 0, duration_h = 1 }]
+"""
+    )
+    config = parse_config(text)
+    ctx = DriverContext(clock=SimClock(), config=config)
+    dev = kinds()["bme280"].open(config.device("env"), ctx)
+    try:
+        dev.read([_point("temperature")])
+        plant = ctx.shared["plant"]
+        assert plant.seed == 5
+        assert [f.kind for f in plant.faults] == ["door_open"]
+    finally:
+        dev.close()

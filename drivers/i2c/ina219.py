@@ -141,6 +141,9 @@ class Ina219:
 
     def measure(self, quantities: tuple[str, ...] = QUANTITIES) -> dict[str, Sample]:
         """Read the registers behind ``quantities``; ``OSError`` on a bus error."""
+        # XXX: a chip that lost power between two reads without a bus error
+        # comes back with calibration 0 and reads zero current until the next
+        # set-up; catching that costs one more transaction per reading.
         out: dict[str, Sample] = {}
         needs_flags = "current" in quantities or "power" in quantities
         bus = None

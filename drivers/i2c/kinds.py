@@ -153,11 +153,19 @@ class I2CKind:
         self, options: I2COptions, ctx: DriverContext
     ) -> tuple[EmulatedBus, Callable[[], None]]:
         bus: EmulatedBus = ctx.get_shared(f"i2c-emulated-{options.bus}", EmulatedBus)
-        plant = plant_for(ctx, SimOptions())
+        plant = plant_for(ctx, _sim_options(ctx))
         source = plant_source(plant, ctx.clock, self.name, dict(options.signals))
         shunt_ohm = getattr(options.chip, "shunt_ohm", 0.1)
         bus.attach(options.address, make_chip(self.name, source, ctx.clock, shunt_ohm))
         return bus, lambda: bus.detach(options.address)
+
+
+def _sim_options(ctx: DriverContext) -> SimOptions:
+    """Return the ``sim`` device's settings, so the shared plant keeps its faults."""
+    for d in ctx.config.devices:
+        if d.kind == "sim" and isinstance(d.options, SimOptions):
+            return d.options
+    return SimOptions()
 
 
 def _pick(driver: Any, quantities: Sequence[Any]) -> list[Sample]:
