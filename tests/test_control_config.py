@@ -32,7 +32,7 @@ enabled = true
 """
 
 
-def _parse(envelope: str = "", control: str = ""):  # noqa: ANN202
+def _parse(envelope: str = "", control: str = ""):
     return parse_config(BASE.format(envelope=envelope, control=control), "site.toml")
 
 

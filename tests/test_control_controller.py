@@ -138,7 +138,7 @@ def loop(tmp_path: Path) -> Iterator[Loop]:
     lp.close()
 
 
-def _one(frame: Frame, actuator: str):  # noqa: ANN202
+def _one(frame: Frame, actuator: str):
     acts = [a for a in frame.actuations if a.actuator == actuator]
     assert len(acts) == 1, frame.actuations
     return acts[0]
@@ -273,7 +273,7 @@ def test_interlock_beats_override(loop: Loop) -> None:
 
 def test_technician_override_through_the_cli(
     loop: Loop, tmp_path: Path, capsys
-) -> None:  # noqa: ANN001
+) -> None:
     cfg = tmp_path / "site.toml"
     cfg.write_text(CONFIG.format(state_dir=tmp_path))
     rc = main(
@@ -308,7 +308,7 @@ def test_technician_override_through_the_cli(
     # 'auto' releases it; the policy (between thresholds, fan on) decides again.
     assert main(["actuate", "-c", str(cfg), "fan", "auto"]) == 0
     f = loop.step(60, cabinet_temp_c=36.0)
-    assert [e.kind for e in f.events][0] == "override_end"
+    assert f.events[0].kind == "override_end"
     assert _one(f, "fan").source == "policy"
 
 
@@ -322,7 +322,7 @@ def test_bad_request_file_is_set_aside(loop: Loop, tmp_path: Path) -> None:
     assert [p.name for p in d.iterdir()] == ["1.000-x.rejected"]
 
 
-def test_cli_rejects_unknown_actuator(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+def test_cli_rejects_unknown_actuator(tmp_path: Path, capsys) -> None:
     cfg = tmp_path / "site.toml"
     cfg.write_text(CONFIG.format(state_dir=tmp_path))
     assert main(["actuate", "-c", str(cfg), "pump", "1"]) == 2
@@ -404,7 +404,8 @@ def test_predictive_picks_the_cheapest_safe_setting(tmp_path: Path) -> None:
 def test_predictive_without_forecaster_is_a_clear_error(tmp_path: Path) -> None:
     base = _predictive(parse_config(CONFIG.format(state_dir=tmp_path), "<test>"))
     with pytest.raises(
-        EdgetwinError, match="control.policies.fan: the predictive policy needs a twin"
+        EdgetwinError,
+        match=r"control\.policies\.fan: the predictive policy needs a twin",
     ):
         Loop(base)
 

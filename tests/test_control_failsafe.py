@@ -9,6 +9,7 @@ what ``safe-state`` reads back from the devices.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -110,10 +111,9 @@ def _wait_for_policy_writes(
                 n = 0
             if n == 2:
                 return
-        try:  # a bounded wait on the process, not a sleep
+        # A bounded wait on the process, not a sleep.
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=0.1)
-        except subprocess.TimeoutExpired:
-            pass
     pytest.fail("the agent made no policy writes in time")
 
 

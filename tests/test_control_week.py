@@ -15,7 +15,7 @@ from agent.control.simulate import BAND_C, DEMO_FAN_POLICIES, run_week
 
 
 @pytest.mark.parametrize("policy", DEMO_FAN_POLICIES, ids=lambda p: p.kind)
-def test_week_holds_the_band_with_few_switchings(policy) -> None:  # noqa: ANN001
+def test_week_holds_the_band_with_few_switchings(policy) -> None:
     r = run_week(
         default_config(), fan_policy=policy, days=7, period_s=120, band_c=BAND_C
     )
