@@ -83,7 +83,7 @@ class Controller:
     # -- the uplink's door --------------------------------------------------------
 
     def override(self, actuator: str, value: float, duration_s: float, who: str) -> str:
-        """Hold ``actuator`` at ``value`` for ``duration_s``; return the override's id.
+        """Hold ``actuator`` at ``value`` for ``duration_s``; return a one-line outcome.
 
         Safe from another thread: the override takes effect in the next
         cycle. Raises ``CommandError`` for an unknown actuator, a value
@@ -100,7 +100,10 @@ class Controller:
         ov.check_request(req, self._limits(), self.config.control.max_override_s)
         with self._lock:
             self._inbox.append(req)
-        return req.id
+        return (
+            f"override {req.id}: {actuator} held at {req.value:g} for "
+            f"{req.duration_s:g} s by {who}, from the next cycle, within its envelope"
+        )
 
     def _limits(self) -> dict[str, tuple[float, float]]:
         return {a.name: (a.min, a.max) for a in self.config.actuators}
