@@ -11,6 +11,7 @@ from agent.config import parse_config
 from agent.pipeline import Estimate, Frame
 from agent.runtime import Agent
 from agent.twin.stage import TwinStage
+from agent.twin.thermal import ThermalTwin
 from drivers.sim.plant import Plant, PlantState
 
 START = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -163,6 +164,12 @@ def twin_of(agent: Agent) -> TwinStage:
     stage = agent.stages[0]
     assert isinstance(stage, TwinStage)
     return stage
+
+
+def thermal_of(agent: Agent) -> ThermalTwin:
+    twin = twin_of(agent).twin
+    assert isinstance(twin, ThermalTwin)
+    return twin
 
 
 def plant_of(agent: Agent) -> Plant:

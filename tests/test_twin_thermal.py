@@ -16,6 +16,7 @@ from tests.test_twin_harness import (
     copy_plant,
     plant_of,
     run_plant,
+    thermal_of,
     twin_of,
 )
 
@@ -75,7 +76,7 @@ def test_what_if_matches_the_plant_run_ahead(
     plant = copy_plant(plant_of(agent))
     assert plant.state is not None
     t0 = plant.state.t_s
-    assert twin.twin.t_last == t0
+    assert thermal_of(agent).t_last == t0
 
     forecast = twin.what_if({"heater": heater, "fan": fan}, 7200.0, step_s=60.0)
 
@@ -122,7 +123,7 @@ def test_ambient_override_and_profile(learned: tuple[Agent, Recorder, Path]) -> 
     # Following the learned profile: the plant's ambient at 02:00..04:00 UTC.
     plant = plant_of(agent)
     follow = twin.what_if({}, 7200.0, step_s=600.0)
-    t0 = twin.twin.t_last
+    t0 = thermal_of(agent).t_last
     assert t0 is not None
     truth = [plant.ambient_c(t0 + float(t)) for t in follow.times_s]
     assert np.abs(np.asarray(follow.series["ambient_temp_c"]) - truth).max() < 0.2

@@ -105,6 +105,11 @@ class ThermalTwin:
         self.load_profile = DailyProfile()
         self.windows = 0
         self.rejected_since: float | None = None
+        # The window being integrated for the parameter fit.
+        self.w_start_ts: float | None = None
+        self.w_start_c: float | None = None
+        self.w_prev_dtheta: float | None = None
+        self.w_heat = self.w_diff = self.w_fan_diff = 0.0
         self._h_power = np.zeros(3)
         self._h_params = np.zeros(3)
         self._q_power = np.array([LOAD_DRIFT_W_PER_SQRT_S**2, 1e-6, 1e-6])
@@ -268,7 +273,7 @@ class ThermalTwin:
 
     def _window_reset(self, ts: float | None, temperature_c: float | None) -> None:
         self.w_start_ts, self.w_start_c = ts, temperature_c
-        self.w_prev_ts, self.w_prev_dtheta = ts, None
+        self.w_prev_dtheta = None
         self.w_heat, self.w_diff, self.w_fan_diff = 0.0, 0.0, 0.0
 
     def _learn(
@@ -283,7 +288,7 @@ class ThermalTwin:
     ) -> None:
         """Add one reading's share to the window; fit the window once it is full."""
         c = self.config
-        if self.w_start_ts is None or dt > c.stale_s:
+        if self.w_start_ts is None or self.w_start_c is None or dt > c.stale_s:
             self._window_reset(ts, temperature_c)
             return
 
