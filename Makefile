@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 # The main job on its embedded default: the simulated plant, one hour of
 # agent time as fast as the machine allows, then what the store holds.
-demo: $(STAMP)
+demo: $(BASE)
 	$(BIN)/edgetwin run --speed max --duration 1h --state-dir ./demo-state
 	$(BIN)/edgetwin status --state-dir ./demo-state
 
@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: $(STAMP)
+bench: $(BASE)
 	$(BIN)/edgetwin bench
 
 hil: $(STAMP)
