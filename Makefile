@@ -2,14 +2,21 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+BASE := $(VENV)/.installed
+# Tests need the dev tools and, for the model and SKAB tests, TensorFlow
+# (the `train` extra); the agent itself needs neither.
 STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test lint bench hil clean install-service
 
-$(STAMP): pyproject.toml
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP): $(BASE)
+	$(BIN)/python -m pip install --quiet -e '.[dev,train]'
 	touch $@
 
 # The main job on its embedded default: the simulated plant, one hour of
