@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import CompletedProcess
 
 import pytest
 
@@ -168,3 +170,16 @@ def test_state_of_another_mapping_is_ignored(
         "twin: ignoring its saved state, starting afresh: it maps" in r.getMessage()
         for r in caplog.records
     )
+
+
+def test_bench_twin_prints_its_figures(
+    cli: Callable[..., CompletedProcess[str]], tmp_path: Path
+) -> None:
+    figures = tmp_path / "twin.json"
+    r = cli("bench", "twin", "--cycles", "3000", "--json", str(figures))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "twin benchmark"
+    assert "what-if, 2 h at 60 s steps" in r.stdout
+    data = json.loads(figures.read_text())
+    assert data["cycles"] == 3000
+    assert 0 < data["cycle_p50_us"] <= data["cycle_p99_us"]

@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 
 from agent import bench
-from agent.cli import bench_control, bench_skab
+from agent.cli import bench_control, bench_skab, bench_twin
 from agent.cli.common import out
 
 HELP = """\
@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pp.set_defaults(func=run_pipeline)
     bench_skab.register(which)
     bench_control.register(which)
+    bench_twin.register(which)
 
 
 def table(title: str, rows: list[tuple[str, str]]) -> None:
