@@ -13,12 +13,14 @@ from agent.cli import cmd_train
 from agent.cli import cmd_actuate, cmd_explain, cmd_safe_state
 from agent.cli import cmd_read
 from agent.cli import cmd_scan
+from agent.cli import cmd_listen
 from agent.errors import EdgetwinError
 
 COMMANDS = (cmd_run, cmd_check, cmd_init, cmd_export, cmd_status, cmd_bench, cmd_train)
 COMMANDS += (cmd_actuate, cmd_safe_state, cmd_explain)
 COMMANDS += (cmd_read,)
 COMMANDS += (cmd_scan,)
+COMMANDS += (cmd_listen,)
 
 EPILOG = """\
 examples:
