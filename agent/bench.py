@@ -84,13 +84,19 @@ class PipelineResult:
 
     def rows(self) -> list[tuple[str, str]]:
         return [
-            ("workload", f"{self.points} points at {self.rate_hz:g} Hz, {self.sim_hours:g} h simulated"),
+            (
+                "workload",
+                f"{self.points} points at {self.rate_hz:g} Hz, {self.sim_hours:g} h simulated",
+            ),
             ("wall time", f"{self.wall_s:.1f} s"),
             ("CPU per cycle", f"{self.cpu_per_cycle_ms:.3f} ms"),
             ("CPU, share of one core", f"{self.cpu_pct_of_core:.2f} %"),
             ("resident memory", f"{self.rss_mb:.1f} MB"),
             ("commits per hour", f"{self.commits_per_hour:.0f}"),
-            ("bytes written per hour", f"{self.db_bytes_written_per_hour / 1e6:.2f} MB"),
+            (
+                "bytes written per hour",
+                f"{self.db_bytes_written_per_hour / 1e6:.2f} MB",
+            ),
             ("database after run", f"{self.db_file_mb:.2f} MB"),
             ("readings stored", f"{self.readings}"),
         ]

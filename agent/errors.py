@@ -1,4 +1,4 @@
-"""The error hierarchy: one root, leaves that also inherit the builtin a caller expects."""
+"""Errors: one root, and leaves that also inherit the builtin a caller expects."""
 
 
 class EdgetwinError(Exception):
@@ -17,7 +17,7 @@ class DeviceError(EdgetwinError, OSError):
     """A device did not answer as it should (bus error, exception reply, bad frame)."""
 
 
-class DeviceTimeout(DeviceError, TimeoutError):
+class DeviceTimeoutError(DeviceError, TimeoutError):
     """A device did not answer within its timeout."""
 
 

@@ -151,7 +151,11 @@ class Agent:
             except Exception:  # one broken stage must not stop sampling and storing
                 self.stats.stage_errors += 1
                 if self.stats.stage_errors == 1 or self.stats.stage_errors % 1000 == 0:
-                    log.exception("stage %r failed (%d so far)", stage.name, self.stats.stage_errors)
+                    log.exception(
+                        "stage %r failed (%d so far)",
+                        stage.name,
+                        self.stats.stage_errors,
+                    )
 
         frame.actuations += self.actuators.take_actuations()
         self._record(frame)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-import time
 
 from agent.config.schema import DeviceConfig, PointConfig
 from agent.reading import Quality, Reading, Sample
@@ -41,7 +41,9 @@ class DeviceWorker:
     def __init__(self, config: DeviceConfig, device: Device) -> None:
         self.config = config
         self.device = device
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"dev-{config.name}")
+        self.pool = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"dev-{config.name}"
+        )
         self.inflight: Future[list[Sample]] | None = None
 
     @property
@@ -97,7 +99,9 @@ class Sampler:
         for dev, pts in by_device.items():
             worker = self.workers[dev]
             if worker.busy:
-                readings += self._bad(now, pts, Quality.BUSY, "previous read still running")
+                readings += self._bad(
+                    now, pts, Quality.BUSY, "previous read still running"
+                )
                 self._device_failed(now, dev, "busy: previous read still running")
                 continue
             started.append((dev, pts, worker.submit_read(pts)))
@@ -109,19 +113,27 @@ class Sampler:
             try:
                 samples = fut.result(timeout=remaining)
             except FutureTimeout:
-                readings += self._bad(now, pts, Quality.TIMEOUT, f"no answer within {timeout:g} s")
+                readings += self._bad(
+                    now, pts, Quality.TIMEOUT, f"no answer within {timeout:g} s"
+                )
                 self._device_failed(now, dev, f"no answer within {timeout:g} s")
                 continue
             except Exception as exc:  # a driver bug must not end the cycle
                 log.exception("device %r: read raised", dev)
-                readings += self._bad(now, pts, Quality.DEVICE_ERROR, f"driver error: {exc}")
+                readings += self._bad(
+                    now, pts, Quality.DEVICE_ERROR, f"driver error: {exc}"
+                )
                 self._device_failed(now, dev, f"driver error: {exc}")
                 continue
-            readings += [self._convert(now, p, s) for p, s in zip(pts, samples, strict=True)]
+            readings += [
+                self._convert(now, p, s) for p, s in zip(pts, samples, strict=True)
+            ]
             if any(s.quality is Quality.GOOD for s in samples):
                 self._device_ok(now, dev)
             else:
-                self._device_failed(now, dev, samples[0].reason if samples else "no samples")
+                self._device_failed(
+                    now, dev, samples[0].reason if samples else "no samples"
+                )
 
         for r in readings:
             self.latest[r.point] = r
@@ -129,9 +141,17 @@ class Sampler:
 
     def _convert(self, now: float, p: PointConfig, s: Sample) -> Reading:
         if s.quality is not Quality.GOOD or s.value is None:
-            return Reading(now, p.name, None, s.quality if s.value is None else Quality.DECODE_ERROR, s.reason)
+            return Reading(
+                now,
+                p.name,
+                None,
+                s.quality if s.value is None else Quality.DECODE_ERROR,
+                s.reason,
+            )
         if not math.isfinite(s.value):
-            return Reading(now, p.name, None, Quality.DECODE_ERROR, f"device gave {s.value}")
+            return Reading(
+                now, p.name, None, Quality.DECODE_ERROR, f"device gave {s.value}"
+            )
         value = s.value * p.scale + p.offset
         if not p.valid_min <= value <= p.valid_max:
             return Reading(
@@ -144,7 +164,9 @@ class Sampler:
         return Reading(now, p.name, value)
 
     @staticmethod
-    def _bad(now: float, pts: Sequence[PointConfig], q: Quality, reason: str) -> list[Reading]:
+    def _bad(
+        now: float, pts: Sequence[PointConfig], q: Quality, reason: str
+    ) -> list[Reading]:
         return [Reading(now, p.name, None, q, reason) for p in pts]
 
     def _device_failed(self, now: float, dev: str, reason: str) -> None:
@@ -155,13 +177,21 @@ class Sampler:
             h.ok = False
             log.warning("device %r not answering: %s", dev, reason)
             self.events.append(
-                Event(now, "fault", f"device {dev!r} not answering: {reason}", "warning", dev)
+                Event(
+                    now,
+                    "fault",
+                    f"device {dev!r} not answering: {reason}",
+                    "warning",
+                    dev,
+                )
             )
 
     def _device_ok(self, now: float, dev: str) -> None:
         h = self.health[dev]
         if not h.ok:
-            log.warning("device %r answering again after %d failed polls", dev, h.failures)
+            log.warning(
+                "device %r answering again after %d failed polls", dev, h.failures
+            )
             self.events.append(
                 Event(
                     now,

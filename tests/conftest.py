@@ -13,7 +13,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args: str, timeout: float = 120.0, **kw: object) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, timeout: float = 120.0, **kw: object
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m agent ARGS`` as a technician would, and capture its output."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO)

@@ -52,7 +52,10 @@ def test_unknown_key() -> None:
 
 
 def test_wrong_type() -> None:
-    text = GOOD_DEVICE + '[[points]]\nname = "t"\ndevice = "plant"\naddress = "cabinet_temp_c"\nperiod_s = "fast"\n'
+    text = (
+        GOOD_DEVICE
+        + '[[points]]\nname = "t"\ndevice = "plant"\naddress = "cabinet_temp_c"\nperiod_s = "fast"\n'
+    )
     assert problems(text) == [
         "site.toml: points[0].period_s: expected a number, got string 'fast'"
     ]
@@ -73,7 +76,10 @@ def test_unknown_device_reference() -> None:
 
 
 def test_period_outside_what_the_device_allows() -> None:
-    text = GOOD_DEVICE + '[[points]]\nname = "t"\ndevice = "plant"\naddress = "cabinet_temp_c"\nperiod_s = 0.005\n'
+    text = (
+        GOOD_DEVICE
+        + '[[points]]\nname = "t"\ndevice = "plant"\naddress = "cabinet_temp_c"\nperiod_s = 0.005\n'
+    )
     assert problems(text) == [
         "site.toml: points[0].period_s: 0.005 s is below the 0.01 s that device "
         "'plant' (sim) allows"
@@ -148,12 +154,17 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_infinite_number_rejected() -> None:
-    text = GOOD_DEVICE + '[[points]]\nname = "t"\ndevice = "plant"\naddress = "cabinet_temp_c"\nscale = inf\n'
+    text = (
+        GOOD_DEVICE
+        + '[[points]]\nname = "t"\ndevice = "plant"\naddress = "cabinet_temp_c"\nscale = inf\n'
+    )
     assert problems(text) == ["site.toml: points[0].scale: inf is not a finite number"]
 
 
 def test_valid_range_defaults_to_unbounded() -> None:
-    cfg = parse_config(GOOD_DEVICE + '[[points]]\nname = "t"\ndevice = "plant"\naddress = "power_w"\n')
+    cfg = parse_config(
+        GOOD_DEVICE + '[[points]]\nname = "t"\ndevice = "plant"\naddress = "power_w"\n'
+    )
     p = cfg.point("t")
     assert p.valid_min == -math.inf and p.valid_max == math.inf
     assert cfg.text_hash and len(cfg.text_hash) == 16
@@ -161,7 +172,10 @@ def test_valid_range_defaults_to_unbounded() -> None:
 
 def test_check_command_reports_all_problems(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     bad = tmp_path / "bad.toml"
-    bad.write_text(GOOD_DEVICE + '[[points]]\nname = "t"\ndevice = "x"\n[store]\nmax_age_days = "old"\n')
+    bad.write_text(
+        GOOD_DEVICE
+        + '[[points]]\nname = "t"\ndevice = "x"\n[store]\nmax_age_days = "old"\n'
+    )
     res = cli("check", str(bad))
     assert res.returncode == 2
     assert res.stderr.splitlines() == [

@@ -79,7 +79,9 @@ def test_unopenable_path_is_a_clear_error(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(StoreError) as info:
         Store(blocker / "sub" / "a.db")
-    assert str(info.value).startswith(f"{blocker / 'sub' / 'a.db'}: cannot open database:")
+    assert str(info.value).startswith(
+        f"{blocker / 'sub' / 'a.db'}: cannot open database:"
+    )
 
 
 def test_full_disk_keeps_the_batch_and_recovers(tmp_path: Path) -> None:
@@ -106,7 +108,9 @@ def test_full_disk_for_long_drops_oldest_in_memory_and_says_so(tmp_path: Path) -
     store.commit()
     pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
     store.conn.execute(f"PRAGMA max_page_count = {pages}")
-    store.add_readings(batch(START, points=100, seconds=MAX_PENDING_READINGS // 100 + 10))
+    store.add_readings(
+        batch(START, points=100, seconds=MAX_PENDING_READINGS // 100 + 10)
+    )
     with pytest.raises(StoreError):
         store.commit()
     assert len(store._readings) == MAX_PENDING_READINGS
@@ -128,7 +132,10 @@ def test_age_bound_drops_and_records(tmp_path: Path) -> None:
         store.commit()
         assert store.count_readings() == 2 * 24
         assert [e.data for e in events] == [{"readings": 48, "reason": "age"}]
-        assert store.events("data_dropped")[0].message == "dropped 48 readings: older than 1 days"
+        assert (
+            store.events("data_dropped")[0].message
+            == "dropped 48 readings: older than 1 days"
+        )
 
 
 def test_size_cap_holds_over_a_simulated_week(tmp_path: Path) -> None:
@@ -139,7 +146,9 @@ def test_size_cap_holds_over_a_simulated_week(tmp_path: Path) -> None:
     path = tmp_path / "a.db"
     biggest = 0
     with Store(path, cfg) as store:
-        store.conn.execute("PRAGMA synchronous = OFF")  # the bound, not the fsyncs, is under test
+        store.conn.execute(
+            "PRAGMA synchronous = OFF"
+        )  # the bound, not the fsyncs, is under test
         for minute in range(7 * 24 * 60):
             t = START + minute * 60
             store.add_readings(batch(t, seconds=60))
@@ -184,7 +193,18 @@ period_s = 0.1
     committed_total = 0
     for _kill in range(12):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "--log-level", "debug", "run", "-c", str(cfg), "--speed", "max"],
+            [
+                sys.executable,
+                "-m",
+                "agent",
+                "--log-level",
+                "debug",
+                "run",
+                "-c",
+                str(cfg),
+                "--speed",
+                "max",
+            ],
             stderr=subprocess.PIPE,
             text=True,
             env=env,
@@ -218,7 +238,14 @@ period_s = 0.1
 
 def test_events_round_trip(tmp_path: Path) -> None:
     with Store(tmp_path / "a.db") as store:
-        store.add_event(Event(START, "fault", "device 'x' not answering", "warning", "x", {"n": 1}))
+        store.add_event(
+            Event(START, "fault", "device 'x' not answering", "warning", "x", {"n": 1})
+        )
         store.commit()
         (e,) = store.events()
-    assert (e.kind, e.message, e.source, e.data) == ("fault", "device 'x' not answering", "x", {"n": 1})
+    assert (e.kind, e.message, e.source, e.data) == (
+        "fault",
+        "device 'x' not answering",
+        "x",
+        {"n": 1},
+    )

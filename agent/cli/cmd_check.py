@@ -37,7 +37,9 @@ def describe(config: Config) -> list[str]:
         "devices:",
     ]
     for d in config.devices:
-        lines.append(f"  {d.name:<16} {d.kind:<12} timeout {d.timeout_s:g} s, {d.retries} retries")
+        lines.append(
+            f"  {d.name:<16} {d.kind:<12} timeout {d.timeout_s:g} s, {d.retries} retries"
+        )
     lines += ["", "points:"]
     for p in config.points:
         unit = f" {p.unit}" if p.unit else ""

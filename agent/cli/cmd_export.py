@@ -33,12 +33,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_arg(p)
-    p.add_argument("--db", metavar="FILE", help="database file (default: from the configuration)")
-    p.add_argument("--from", dest="start", type=when, metavar="TIME", help="first time to include")
-    p.add_argument("--to", dest="end", type=when, metavar="TIME", help="first time to leave out")
-    p.add_argument("--since", type=duration, metavar="AGE", help="only the last AGE (e.g. 1h)")
-    p.add_argument("--points", metavar="A,B", help="comma-separated point names (default: all)")
-    p.add_argument("-o", "--output", metavar="FILE", default="-", help="CSV file (default: stdout)")
+    p.add_argument(
+        "--db", metavar="FILE", help="database file (default: from the configuration)"
+    )
+    p.add_argument(
+        "--from", dest="start", type=when, metavar="TIME", help="first time to include"
+    )
+    p.add_argument(
+        "--to", dest="end", type=when, metavar="TIME", help="first time to leave out"
+    )
+    p.add_argument(
+        "--since", type=duration, metavar="AGE", help="only the last AGE (e.g. 1h)"
+    )
+    p.add_argument(
+        "--points", metavar="A,B", help="comma-separated point names (default: all)"
+    )
+    p.add_argument(
+        "-o", "--output", metavar="FILE", default="-", help="CSV file (default: stdout)"
+    )
     p.set_defaults(func=export)
 
 
@@ -66,7 +78,9 @@ def open_store(args: argparse.Namespace) -> Store:
         config = resolve_config(args)
         path = store_path(config, state_dir(args, config))
     if not path.exists():
-        raise EdgetwinError(f"{path}: no database here (is the agent running? see --db)")
+        raise EdgetwinError(
+            f"{path}: no database here (is the agent running? see --db)"
+        )
     return Store(path)
 
 
@@ -88,8 +102,18 @@ def export(args: argparse.Namespace) -> int:
             w.writerow(["time", "ts", "point", "value", "quality"])
             n = 0
             for r in store.iter_readings(start, args.end, points):
-                iso = datetime.fromtimestamp(r.ts, UTC).isoformat(timespec="milliseconds")
-                w.writerow([iso, f"{r.ts:.3f}", r.point, "" if r.value is None else repr(r.value), r.quality.label])
+                iso = datetime.fromtimestamp(r.ts, UTC).isoformat(
+                    timespec="milliseconds"
+                )
+                w.writerow(
+                    [
+                        iso,
+                        f"{r.ts:.3f}",
+                        r.point,
+                        "" if r.value is None else repr(r.value),
+                        r.quality.label,
+                    ]
+                )
                 n += 1
         finally:
             if f is not sys.stdout:

@@ -42,7 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "for as fast as possible (default: the real clock)",
     )
     p.add_argument(
-        "--duration", type=duration, metavar="TIME", help="stop after this much agent time (e.g. 10m, 2h)"
+        "--duration",
+        type=duration,
+        metavar="TIME",
+        help="stop after this much agent time (e.g. 10m, 2h)",
     )
     p.set_defaults(func=run)
 
@@ -57,7 +60,9 @@ def make_clock(speed: str | None) -> Clock:
     except ValueError:
         x = -1.0
     if x <= 0:
-        raise SystemExit(f"edgetwin: --speed: {speed!r} is not a positive number or 'max'")
+        raise SystemExit(
+            f"edgetwin: --speed: {speed!r} is not a positive number or 'max'"
+        )
     return SimClock(start=round(time.time()), speed=x)
 
 

@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_config_arg(p)
-    p.add_argument("--db", metavar="FILE", help="database file (default: from the configuration)")
+    p.add_argument(
+        "--db", metavar="FILE", help="database file (default: from the configuration)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=status)
 
@@ -45,7 +47,9 @@ def status(args: argparse.Namespace) -> int:
         last: dict[str, Reading] = {}
         names = store.point_names()
         # The newest batches hold every point that is still polled.
-        rows = conn.execute("SELECT t0, t1 FROM readings ORDER BY t1 DESC LIMIT 1").fetchone()
+        rows = conn.execute(
+            "SELECT t0, t1 FROM readings ORDER BY t1 DESC LIMIT 1"
+        ).fetchone()
         if rows:
             window_start = rows[1] - 3600.0
             for r in store.iter_readings(window_start, None):
@@ -59,7 +63,8 @@ def status(args: argparse.Namespace) -> int:
             "outbox_backlog": conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0],
             "boot_id": store.meta("boot_id"),
             "points": {
-                n: {"ts": r.ts, "value": r.value, "quality": r.quality.label} for n, r in sorted(last.items())
+                n: {"ts": r.ts, "value": r.value, "quality": r.quality.label}
+                for n, r in sorted(last.items())
             },
             "events": [
                 {"ts": ts, "kind": k, "message": m}
@@ -71,7 +76,9 @@ def status(args: argparse.Namespace) -> int:
     if args.json:
         out(json.dumps(info, indent=2))
         return 0
-    out(f"database  {info['database']} ({info['file_bytes'] / 1e6:.1f} MB, {info['readings']} readings)")
+    out(
+        f"database  {info['database']} ({info['file_bytes'] / 1e6:.1f} MB, {info['readings']} readings)"
+    )
     out(f"span      {_t(info['oldest'])} to {_t(info['newest'])} UTC")
     out(f"backlog   {info['outbox_backlog']} messages waiting to go upstream")
     out(f"boot id   {info['boot_id'] or '-'}")

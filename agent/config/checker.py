@@ -106,9 +106,7 @@ class Table:
         if choices is not None:
             allowed = list(choices)
             if value not in allowed:
-                self.error(
-                    name, f"{_show(value)} is not one of {', '.join(allowed)}"
-                )
+                self.error(name, f"{_show(value)} is not one of {', '.join(allowed)}")
                 return default
         return value
 
@@ -117,7 +115,9 @@ class Table:
         if value is _MISSING:
             return default
         if not isinstance(value, bool):
-            self.error(name, f"expected true or false, got {_kind(value)} {_show(value)}")
+            self.error(
+                name, f"expected true or false, got {_kind(value)} {_show(value)}"
+            )
             return default
         return value
 
@@ -144,7 +144,9 @@ class Table:
             self.error(name, f"{_show(value)} is not a finite number")
             return default
         if (min is not None and value < min) or (max is not None and value > max):
-            self.error(name, f"{_show(value)} is out of range ({_range(min, max, unit)})")
+            self.error(
+                name, f"{_show(value)} is out of range ({_range(min, max, unit)})"
+            )
             return default
         return value
 

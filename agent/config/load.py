@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 from agent.config.checker import Problems, Table
+from agent.config.control import check_control, parse_envelope
 from agent.config.schema import (
     ActuatorConfig,
     AgentConfig,
@@ -23,7 +25,6 @@ from agent.config.schema import (
     SiteConfig,
     StoreConfig,
 )
-from agent.config.control import check_control, parse_envelope
 from agent.config.sections import parse_control, parse_model, parse_twin, parse_uplink
 from agent.errors import ConfigError
 from drivers.base import DriverKind
@@ -62,12 +63,6 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     if problems:
         raise ConfigError(problems.lines)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return _with_hash(cfg, digest)
-
-
-def _with_hash(cfg: Config, digest: str) -> Config:
-    from dataclasses import replace
-
     return replace(cfg, text_hash=digest)
 
 
@@ -117,7 +112,10 @@ def _site(t: Table) -> SiteConfig:
     device = t.str("device", SiteConfig.device)
     for key, value in (("site", site), ("device", device)):
         if not ID_RE.match(value):
-            t.error(key, f"{value!r} is not allowed (letters, digits, '_', '.', '-'; up to 64)")
+            t.error(
+                key,
+                f"{value!r} is not allowed (letters, digits, '_', '.', '-'; up to 64)",
+            )
     cfg = SiteConfig(site=site, device=device, description=t.str("description"))
     t.finish()
     return cfg
@@ -136,14 +134,24 @@ def _store(t: Table) -> StoreConfig:
     cfg = StoreConfig(
         path=t.str("path", StoreConfig.path),
         commit_interval_s=t.number(
-            "commit_interval_s", StoreConfig.commit_interval_s, min=0, max=3600, unit="s"
+            "commit_interval_s",
+            StoreConfig.commit_interval_s,
+            min=0,
+            max=3600,
+            unit="s",
         ),
-        max_size_mb=t.number("max_size_mb", StoreConfig.max_size_mb, min=1, max=1e6, unit="MB"),
+        max_size_mb=t.number(
+            "max_size_mb", StoreConfig.max_size_mb, min=1, max=1e6, unit="MB"
+        ),
         max_age_days=t.number(
             "max_age_days", StoreConfig.max_age_days, min=0.001, max=3650, unit="days"
         ),
         retention_interval_s=t.number(
-            "retention_interval_s", StoreConfig.retention_interval_s, min=1, max=86400, unit="s"
+            "retention_interval_s",
+            StoreConfig.retention_interval_s,
+            min=1,
+            max=86400,
+            unit="s",
         ),
     )
     t.finish()
@@ -153,7 +161,10 @@ def _store(t: Table) -> StoreConfig:
 def _name(t: Table, required: bool = True) -> str:
     name = t.str("name", required=required)
     if name and not NAME_RE.match(name):
-        t.error("name", f"{name!r} is not a valid name (lower case letters, digits and '_', starting with a letter)")
+        t.error(
+            "name",
+            f"{name!r} is not a valid name (lower case letters, digits and '_', starting with a letter)",
+        )
         return ""
     return name
 
@@ -171,7 +182,9 @@ def _device(t: Table, known: dict[str, DriverKind]) -> DeviceConfig | None:
     t.finish()
     if not name:
         return None
-    return DeviceConfig(name=name, kind=kind_name, timeout_s=timeout_s, retries=retries, options=options)
+    return DeviceConfig(
+        name=name, kind=kind_name, timeout_s=timeout_s, retries=retries, options=options
+    )
 
 
 def _device_ref(
@@ -244,11 +257,15 @@ def _actuator(
     if lo >= hi:
         t.error("max", f"{hi:g} must be above min {lo:g}")
     elif not lo <= safe <= hi:
-        t.error("safe_value", f"{safe:g} is outside the actuator's range ({lo:g} to {hi:g})")
+        t.error(
+            "safe_value", f"{safe:g} is outside the actuator's range ({lo:g} to {hi:g})"
+        )
     if device is None or kind is None:
         return None
     address = kind.parse_actuator(t, device)
-    envelope = parse_envelope(t.table("envelope"), lo, hi) if t.has("envelope") else None
+    envelope = (
+        parse_envelope(t.table("envelope"), lo, hi) if t.has("envelope") else None
+    )
     t.finish()
     if not name:
         return None
@@ -267,7 +284,10 @@ def _actuator(
 
 
 def _names(tables: list[Table]) -> list[str | None]:
-    return [t.data.get("name") if isinstance(t.data.get("name"), str) else None for t in tables]
+    return [
+        t.data.get("name") if isinstance(t.data.get("name"), str) else None
+        for t in tables
+    ]
 
 
 def _unique(

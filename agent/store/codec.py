@@ -16,7 +16,9 @@ from agent.reading import Quality, Reading
 DTYPE = np.dtype([("p", "<u2"), ("dt", "<u4"), ("v", "<f8"), ("q", "u1")])
 
 
-def encode(rows: list[tuple[int, float, float | None, int]]) -> tuple[float, float, bytes]:
+def encode(
+    rows: list[tuple[int, float, float | None, int]],
+) -> tuple[float, float, bytes]:
     """Pack ``(point_id, ts, value, quality)`` rows; return ``(t0, t1, blob)``."""
     arr = np.empty(len(rows), dtype=DTYPE)
     ts = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
@@ -50,5 +52,7 @@ def readings(
         )
 
 
-def rows_of(readings_: Iterable[Reading], ids: dict[str, int]) -> list[tuple[int, float, float | None, int]]:
+def rows_of(
+    readings_: Iterable[Reading], ids: dict[str, int]
+) -> list[tuple[int, float, float | None, int]]:
     return [(ids[r.point], r.ts, r.value, int(r.quality)) for r in readings_]

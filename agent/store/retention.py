@@ -13,6 +13,7 @@ from agent.store.store import Event, Store
 
 log = logging.getLogger(__name__)
 
+
 def enforce(store: Store, now: float) -> list[Event]:
     """Drop readings older than the age bound, then the oldest past the size bound.
 
@@ -26,7 +27,9 @@ def enforce(store: Store, now: float) -> list[Event]:
     cutoff = now - cfg.max_age_days * 86400.0
     dropped = _delete_older(store, cutoff)
     if dropped:
-        events.append(_dropped(now, dropped, "age", f"older than {cfg.max_age_days:g} days"))
+        events.append(
+            _dropped(now, dropped, "age", f"older than {cfg.max_age_days:g} days")
+        )
 
     # Size: the file cannot grow past its page limit; make room before it must.
     limit = store.limit_bytes

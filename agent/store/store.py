@@ -92,7 +92,9 @@ class Store:
         self._conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
         try:
@@ -151,13 +153,20 @@ class Store:
     def add_actuation(self, actuation: Actuation) -> None:
         self._actuations.append(actuation)
 
-    def add_message(self, ts: float, topic: str, payload: bytes, priority: int = 1, seq: int = 0) -> None:
+    def add_message(
+        self, ts: float, topic: str, payload: bytes, priority: int = 1, seq: int = 0
+    ) -> None:
         """Queue an upstream message; it is committed with the data it describes."""
         self._outbox.append((ts, topic, priority, seq, payload))
 
     @property
     def pending(self) -> int:
-        return len(self._readings) + len(self._events) + len(self._actuations) + len(self._outbox)
+        return (
+            len(self._readings)
+            + len(self._events)
+            + len(self._actuations)
+            + len(self._outbox)
+        )
 
     def maybe_commit(self, now: float) -> bool:
         """Commit if ``commit_interval_s`` has passed since the last commit."""
@@ -186,7 +195,11 @@ class Store:
         needed = self._pending_bytes() + int(0.1 * self.limit_bytes)
         dropped = self.drop_oldest(needed)
         if dropped:
-            log.warning("store at its %d-byte limit: dropped the %d oldest readings", self.limit_bytes, dropped)
+            log.warning(
+                "store at its %d-byte limit: dropped the %d oldest readings",
+                self.limit_bytes,
+                dropped,
+            )
             self._events.append(
                 Event(
                     ts=self._readings[0].ts if self._readings else 0.0,
@@ -204,9 +217,11 @@ class Store:
         return self.limit_pages * PAGE_SIZE
 
     def _pending_bytes(self) -> int:
-        return len(self._readings) * codec.DTYPE.itemsize + 200 * (
-            len(self._events) + len(self._actuations)
-        ) + sum(len(m[4]) for m in self._outbox)
+        return (
+            len(self._readings) * codec.DTYPE.itemsize
+            + 200 * (len(self._events) + len(self._actuations))
+            + sum(len(m[4]) for m in self._outbox)
+        )
 
     def drop_oldest(self, nbytes: int) -> int:
         """Delete whole reading batches, oldest first, to free about ``nbytes``.
@@ -257,7 +272,14 @@ class Store:
                     "INSERT INTO events (ts, kind, severity, source, message, data)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     [
-                        (e.ts, e.kind, e.severity, e.source, e.message, json.dumps(e.data))
+                        (
+                            e.ts,
+                            e.kind,
+                            e.severity,
+                            e.source,
+                            e.message,
+                            json.dumps(e.data),
+                        )
                         for e in events
                     ],
                 )
@@ -266,7 +288,15 @@ class Store:
                     "INSERT INTO actuations (ts, actuator, value, requested, source, reason, data)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [
-                        (a.ts, a.actuator, a.value, a.requested, a.source, a.reason, json.dumps(a.data))
+                        (
+                            a.ts,
+                            a.actuator,
+                            a.value,
+                            a.requested,
+                            a.source,
+                            a.reason,
+                            json.dumps(a.data),
+                        )
                         for a in actuations
                     ],
                 )
@@ -304,7 +334,9 @@ class Store:
             return
         del self._readings[:excess]
         self.stats.readings_dropped += excess
-        log.error("store unwritable: dropped the %d oldest readings held in memory", excess)
+        log.error(
+            "store unwritable: dropped the %d oldest readings held in memory", excess
+        )
         self._events.append(
             Event(
                 ts=self._readings[0].ts,
@@ -319,7 +351,9 @@ class Store:
     def _ids_for(self, names: set[str]) -> dict[str, int]:
         missing = names - self._point_ids.keys()
         for name in sorted(missing):
-            cur = self.conn.execute("INSERT INTO points (name, unit) VALUES (?, '')", (name,))
+            cur = self.conn.execute(
+                "INSERT INTO points (name, unit) VALUES (?, '')", (name,)
+            )
             self._point_ids[name] = int(cur.lastrowid or 0)
         return self._point_ids
 
@@ -335,7 +369,9 @@ class Store:
         points: Iterable[str] | None = None,
     ) -> Iterator[Reading]:
         """Yield committed readings in time order within ``[start, end)``."""
-        names = {pid: name for pid, name in self.conn.execute("SELECT id, name FROM points")}
+        names = {
+            pid: name for pid, name in self.conn.execute("SELECT id, name FROM points")
+        }
         wanted = None
         if points is not None:
             by_name = {n: i for i, n in names.items()}
@@ -347,12 +383,16 @@ class Store:
             (lo, hi),
         )
         for t0, blob in rows:
-            batch = [r for r in codec.readings(t0, blob, names, wanted) if lo <= r.ts < hi]
+            batch = [
+                r for r in codec.readings(t0, blob, names, wanted) if lo <= r.ts < hi
+            ]
             batch.sort(key=lambda r: r.ts)
             yield from batch
 
     def count_readings(self) -> int:
-        return int(self.conn.execute("SELECT COALESCE(SUM(n), 0) FROM readings").fetchone()[0])
+        return int(
+            self.conn.execute("SELECT COALESCE(SUM(n), 0) FROM readings").fetchone()[0]
+        )
 
     def events(self, kind: str | None = None) -> list[Event]:
         sql = "SELECT ts, kind, message, severity, source, data FROM events"
@@ -384,7 +424,9 @@ class Store:
         return total
 
     def meta(self, key: str, default: str | None = None) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self.conn.execute(
+            "SELECT value FROM meta WHERE key = ?", (key,)
+        ).fetchone()
         return default if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.config.schema import ActuatorConfig, DeviceConfig, PointConfig
-from agent.errors import DeviceError, DeviceTimeout
+from agent.errors import DeviceError, DeviceTimeoutError
 from agent.reading import Quality, Sample
 from drivers.base import DriverContext
 from drivers.modbus import codec, frames
@@ -106,7 +106,7 @@ class ModbusDevice:
                 return frames.parse_reply(pdu, reply)
             except frames.ExceptionReplyError:
                 raise
-            except (DeviceTimeout, frames.BadReplyError):
+            except (DeviceTimeoutError, frames.BadReplyError):
                 if attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")
@@ -145,7 +145,7 @@ class ModbusDevice:
             where = f"reading {block.describe()} of unit {block.unit}"
             try:
                 values = self._read_block(block)
-            except DeviceTimeout as exc:
+            except DeviceTimeoutError as exc:
                 silent = f"{exc} {where}"
                 fault = Sample.bad(Quality.TIMEOUT, silent)
             except DeviceError as exc:
@@ -185,7 +185,7 @@ class ModbusDevice:
     def write(self, actuator: ActuatorConfig, value: float) -> float:
         """Write ``value`` to the actuator's coil or register(s); return the read-back.
 
-        Raises ``DeviceError`` (or ``DeviceTimeout``) naming the actuator
+        Raises ``DeviceError`` (or ``DeviceTimeoutError``) naming the actuator
         when the write or the read-back fails.
         """
         a: RegisterAddress = actuator.address

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import serial  # pyserial, installed with pymodbus[serial]
 
 from agent.clock import Clock
-from agent.errors import DeviceError, DeviceTimeout
+from agent.errors import DeviceError, DeviceTimeoutError
 from drivers.modbus import frames
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def _read_exactly(fd: int, n: int, deadline: float, what: str) -> bytes:
     while len(buf) < n:
         left = deadline - time.monotonic()
         if left <= 0 or not select.select([fd], [], [], left)[0]:
-            raise DeviceTimeout(what)
+            raise DeviceTimeoutError(what)
         chunk = os.read(fd, n - len(buf))
         if not chunk:
             raise DeviceError(f"{what}: connection closed by the peer")
@@ -151,7 +151,7 @@ class TcpLink(_Reconnecting):
     def transact(self, unit: int, pdu: bytes, timeout_s: float) -> bytes:
         """Send ``pdu`` to ``unit`` and return the reply PDU.
 
-        Raises ``DeviceTimeout`` when no reply comes within ``timeout_s``
+        Raises ``DeviceTimeoutError`` when no reply comes within ``timeout_s``
         and ``DeviceError`` when the connection fails or the reply is bad.
         """
         sock = self._connect()
@@ -170,7 +170,7 @@ class TcpLink(_Reconnecting):
                 if rtid == tid:
                     break
                 # A late reply to an earlier, timed-out request: skip it.
-        except DeviceTimeout:
+        except DeviceTimeoutError:
             # The stream may still carry the late reply; start afresh.
             self._drop()
             raise
@@ -261,7 +261,7 @@ class RtuLink(_Reconnecting):
     def transact(self, unit: int, pdu: bytes, timeout_s: float) -> bytes:
         """Send ``pdu`` to ``unit`` and return the reply PDU.
 
-        Raises ``DeviceTimeout`` when no complete reply comes within
+        Raises ``DeviceTimeoutError`` when no complete reply comes within
         ``timeout_s`` and ``DeviceError`` for a bad CRC, a mismatched unit or
         a line that cannot be opened. The caller holds ``lock``.
         """

@@ -113,7 +113,10 @@ class Plant:
             self.t0_s = t_s
             amb = self.ambient_c(t_s)
             p = self.params
-            self.state = PlantState(t_s=t_s, cabinet_c=amb + p.load_w / (p.ua_w_k + p.fan_conductance_w_k * 0.5))
+            self.state = PlantState(
+                t_s=t_s,
+                cabinet_c=amb + p.load_w / (p.ua_w_k + p.fan_conductance_w_k * 0.5),
+            )
         return self.state
 
     def fault_active(self, kind: str, t_s: float) -> Fault | None:
@@ -127,7 +130,9 @@ class Plant:
         """Ambient temperature: coldest near 03:00 UTC, warmest near 15:00."""
         p = self.params
         hour = (t_s / 3600.0) % 24.0
-        return p.ambient_mean_c + p.ambient_swing_c * math.sin(2 * math.pi * (hour - 9.0) / 24.0)
+        return p.ambient_mean_c + p.ambient_swing_c * math.sin(
+            2 * math.pi * (hour - 9.0) / 24.0
+        )
 
     def load_w(self, t_s: float) -> float:
         """Heat from the electronics: busier in the working day."""
@@ -144,7 +149,9 @@ class Plant:
             eff = 1.0
             if clog is not None:
                 rel = t_s - (self.t0_s or t_s) - clog.start_s
-                eff = 1.0 - clog.magnitude * min(1.0, rel / max(clog.duration_s / 2, 1.0))
+                eff = 1.0 - clog.magnitude * min(
+                    1.0, rel / max(clog.duration_s / 2, 1.0)
+                )
             g += p.fan_conductance_w_k * fan_duty * eff
         if self.fault_active("door_open", t_s):
             g += p.door_ua_w_k
@@ -164,7 +171,9 @@ class Plant:
                 g = self.conductance_w_k(mid, s.fan_duty)
                 q = self.load_w(mid) + (p.heater_w if s.heater_on else 0.0)
                 t_eq = self.ambient_c(mid) + q / g
-                s.cabinet_c = t_eq + (s.cabinet_c - t_eq) * math.exp(-g * dt / p.heat_capacity_j_k)
+                s.cabinet_c = t_eq + (s.cabinet_c - t_eq) * math.exp(
+                    -g * dt / p.heat_capacity_j_k
+                )
                 s.energy_kwh += self.electrical_w(mid, s) * dt / 3.6e6
                 s.t_s += dt
 
@@ -202,7 +211,9 @@ class Plant:
             return {
                 "cabinet_temp_c": cab_seen + n(0, 0.05),
                 "cabinet_humidity_pct": rh_cab + n(0, 0.3),
-                "pressure_hpa": 1013.25 + 3.0 * math.sin(2 * math.pi * t_s / 86400 / 3) + n(0, 0.05),
+                "pressure_hpa": 1013.25
+                + 3.0 * math.sin(2 * math.pi * t_s / 86400 / 3)
+                + n(0, 0.05),
                 "ambient_temp_c": amb + n(0, 0.05),
                 "ambient_humidity_pct": rh_amb + n(0, 0.3),
                 "voltage_v": volts,
