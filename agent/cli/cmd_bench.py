@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 
 from agent import bench
-from agent.cli import bench_control, bench_skab, bench_twin
+from agent.cli import bench_control, bench_modbus, bench_skab, bench_twin
 from agent.cli.common import out
 
 HELP = """\
@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench_skab.register(which)
     bench_control.register(which)
     bench_twin.register(which)
+    bench_modbus.register(which)
 
 
 def table(title: str, rows: list[tuple[str, str]]) -> None:
