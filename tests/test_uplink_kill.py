@@ -17,12 +17,12 @@ from tests.test_uplink_flow import SITE, config_text
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKLOG_ROWS = 200
+AGENT = [sys.executable, "-m", "agent", "--log-level", "warning", "run"]
 
 
 def run_agent(cfg_file: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "agent", "--log-level", "warning", "run"]
-        + ["-c", str(cfg_file), "--speed", "max", "--duration", "30d"],
+        [*AGENT, "-c", str(cfg_file), "--speed", "max", "--duration", "30d"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
