@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Callable
 
 from agent.cli.common import out
+from agent.cli.scan_modbus import register_modbus
 from agent.clock import RealClock
 from drivers.i2c.bus import I2CBus, open_bus
 from drivers.i2c.emu.plant import demo_bus
@@ -22,6 +23,7 @@ Find the devices that answer on a bus.
 examples:
   edgetwin scan i2c --bus 1
   edgetwin scan i2c --emulated
+  edgetwin scan modbus --host 192.168.1.20 --units 1-10
 """
 
 I2C_HELP = """\
@@ -57,7 +59,10 @@ def register_i2c(sub: argparse._SubParsersAction) -> None:
 
 
 # One registration function per bus type; ``scan modbus`` is added here.
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (register_i2c,)
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    register_i2c,
+    register_modbus,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
