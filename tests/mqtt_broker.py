@@ -8,6 +8,7 @@ accepts connections, and can be stopped and started again on the same port.
 
 from __future__ import annotations
 
+import getpass
 import socket
 import subprocess
 import time
@@ -45,6 +46,9 @@ class Broker:
             "allow_anonymous true\n"
             "persistence false\n"
             "log_dest none\n"
+            # Started as root, mosquitto would switch to its own user, which
+            # cannot read the certificates in the test's private directory.
+            f"user {getpass.getuser()}\n"
             f"{extra}"
         )
         self.proc: subprocess.Popen[bytes] | None = None
@@ -70,6 +74,18 @@ class Broker:
                 raise RuntimeError(
                     f"mosquitto on port {self.port} did not start ({code})"
                 )
+
+    def wait_port(self, port: int, timeout_s: float = 10.0) -> None:
+        """Wait, bounded, until another listener of this broker accepts connections."""
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout_s
+        while not _accepts(port):
+            try:
+                code = self.proc.wait(timeout=0.01)
+            except subprocess.TimeoutExpired:
+                code = None
+            if code is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto: listener {port} did not open ({code})")
 
     def stop(self) -> None:
         if self.proc is None:

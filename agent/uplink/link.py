@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import ssl
+import sys
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -53,6 +54,15 @@ def backoff_s(attempt: int, min_s: float, max_s: float, rng: random.Random) -> f
     """
     capped = min(max_s, min_s * (2.0 ** min(attempt, 30)))
     return rng.uniform(capped / 2.0, capped) if capped > min_s else capped
+
+
+def connect_error(exc: BaseException) -> str:
+    """One line saying why a connection attempt failed."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: server certificate rejected: {exc.verify_message}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {exc.reason or exc}"
+    return str(exc) or type(exc).__name__
 
 
 class MqttLink:
@@ -266,6 +276,11 @@ class MqttLink:
         self._notify()
 
     def _on_connect_fail(self, client: mqtt.Client, _u: Any) -> None:
+        # paho calls this from inside its ``except OSError`` around the
+        # connect: the exception in flight says why (refused, TLS, DNS).
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            self.last_error = connect_error(exc)
         self.stats.connect_failures += 1
         self._log_down(self.last_error or "cannot connect")
         self._schedule_retry()
