@@ -14,6 +14,7 @@ from agent.cli import cmd_actuate, cmd_explain, cmd_safe_state
 from agent.cli import cmd_read
 from agent.cli import cmd_scan
 from agent.cli import cmd_listen
+from agent.cli import cmd_replay
 from agent.errors import EdgetwinError
 
 COMMANDS = (cmd_run, cmd_check, cmd_init, cmd_export, cmd_status, cmd_bench, cmd_train)
@@ -21,6 +22,7 @@ COMMANDS += (cmd_actuate, cmd_safe_state, cmd_explain)
 COMMANDS += (cmd_read,)
 COMMANDS += (cmd_scan,)
 COMMANDS += (cmd_listen,)
+COMMANDS += (cmd_replay,)
 
 EPILOG = """\
 examples:

@@ -22,6 +22,7 @@ from models.skab import Settings
 
 def train_bundle(
     rows: npt.NDArray[np.float64],
+    *,
     features: tuple[str, ...],
     period_s: float,
     directory: Path,

@@ -187,11 +187,11 @@ def _train(rec: Recording, options: ReplayOptions, directory: Path) -> Path:
 
     return train_bundle(
         rec.values[: options.learn_rows],
-        rec.points,
-        rec.period_s,
-        directory,
-        f"{rec.path.name}, first {options.learn_rows} rows",
-        options.settings,
+        features=rec.points,
+        period_s=rec.period_s,
+        directory=directory,
+        trained_on=f"{rec.path.name}, first {options.learn_rows} rows",
+        settings=options.settings,
     )
 
 

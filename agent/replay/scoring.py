@@ -64,7 +64,9 @@ def intervals(flags: npt.NDArray[np.bool_]) -> list[Interval]:
     """Return the runs of True in ``flags`` as intervals."""
     f = np.concatenate([[False], np.asarray(flags, dtype=bool), [False]])
     edges = np.flatnonzero(f[1:] != f[:-1])
-    return [Interval(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+    return [
+        Interval(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)
+    ]
 
 
 def flags(found: list[Interval], rows: int) -> npt.NDArray[np.bool_]:
