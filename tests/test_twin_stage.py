@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,7 @@ from subprocess import CompletedProcess
 import pytest
 
 from agent.clock import SimClock
-from agent.config import parse_config
+from agent.config import default_text, parse_config
 from agent.errors import CommandError, ConfigError
 from agent.pipeline import Frame
 from agent.runtime import Agent
@@ -21,6 +22,7 @@ from agent.twin.stage import META_KEY
 from agent.twin.thermal import ThermalTwin
 from tests.test_twin_harness import (
     START,
+    Recorder,
     plant_config,
     run_plant,
     thermal_of,
@@ -183,3 +185,26 @@ def test_bench_twin_prints_its_figures(
     data = json.loads(figures.read_text())
     assert data["cycles"] == 3000
     assert 0 < data["cycle_p50_us"] <= data["cycle_p99_us"]
+
+
+def test_the_default_configuration_runs_the_thermal_twin(tmp_path: Path) -> None:
+    text = default_text().replace(
+        'state_dir = "/var/lib/edgetwin"', f'state_dir = "{tmp_path}"'
+    )
+    agent = Agent(parse_config(text, "<built-in default>"), SimClock(start=START))
+    recorder = Recorder()
+    agent.stages.append(recorder)
+    agent.run(2 * 3600.0)
+
+    assert set(recorder.estimates[-1]) >= {"cabinet_temp_c", "power_w"}
+    z = recorder.z("cabinet_temp_c", 1.0, 2.0)
+    assert len(z) > 3000
+    assert statistics.fmean(v * v for v in z) ** 0.5 < 2.0
+    hidden = recorder.hidden[-1]
+    assert hidden["heat_capacity_j_k"] == pytest.approx(20_000.0, rel=0.05)
+    # The heater's power is reported only if the heater ever switched on.
+    with Store(tmp_path / "edgetwin.db") as store:
+        heated = store.conn.execute(
+            "SELECT COUNT(*) FROM actuations WHERE actuator = 'heater' AND value > 0"
+        ).fetchone()[0]
+    assert ("heater_w" in hidden) == (heated > 0)

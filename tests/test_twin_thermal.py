@@ -39,8 +39,9 @@ def test_parameters_converge_to_the_plant(
     # From the configured first guesses (C 10000 J/K, UA 10 W/K, G 10 W/K,
     # heater 100 W: off by a factor of two) to within 3 % in 6 hours of
     # excitation, and staying there.
+    # Nothing is reported before the data has pinned it down.
     first = rec.hidden_at(0.1)
-    assert first["heat_capacity_j_k"] == pytest.approx(10_000.0, rel=0.2)
+    assert set(first) == {"load_w"}
     for t_h in (6.0, 12.0, 24.0, 25.9):
         h = rec.hidden_at(t_h)
         assert h["heat_capacity_j_k"] == pytest.approx(TRUE.heat_capacity_j_k, rel=0.03)
@@ -49,7 +50,8 @@ def test_parameters_converge_to_the_plant(
             TRUE.fan_conductance_w_k, rel=0.03
         )
         assert h["heater_w"] == pytest.approx(TRUE.heater_w, rel=0.01)
-        assert h["fan_power_w"] == pytest.approx(TRUE.fan_power_w, rel=0.10)
+        if t_h >= 12.0:
+            assert h["fan_power_w"] == pytest.approx(TRUE.fan_power_w, rel=0.10)
 
 
 def test_residuals_are_sensor_noise_once_learned(

@@ -49,6 +49,8 @@ KJ = 1000.0
 LOAD_DRIFT_W_PER_SQRT_S = 0.05
 TEMPERATURE_PROCESS_SHARE = 0.02
 LOAD = "load_w"
+# A parameter is reported once its standard deviation is under this share.
+KNOWN_REL_STD = 0.05
 # How fast each fitted parameter may drift, as a share of ``drift_pct_per_h``
 # (squared): the mass and the walls stay as built, the fan's path through its
 # filter is what clogs.
@@ -142,18 +144,30 @@ class ThermalTwin:
         return float(self.power.x[0])
 
     def hidden(self) -> dict[str, float]:
-        """The hidden quantities, in SI units, named with their unit."""
+        """The hidden quantities learned so far, in SI units, named with their unit.
+
+        A quantity appears once the data has pinned it down (its relative
+        standard deviation is under ``KNOWN_REL_STD``): the heater's power
+        needs the heater to have switched, the wall and fan conductances
+        need the fan to have run at more than one duty.
+        """
+        out = {"load_w": self.load_w}
+        if self.windows == 0:
+            return out
         g = self.ua_w_k + self.fan_conductance_w_k * self.fan
-        return {
-            "heat_capacity_j_k": self.heat_capacity_j_k,
-            "ua_w_k": self.ua_w_k,
-            "fan_conductance_w_k": self.fan_conductance_w_k,
-            "thermal_resistance_k_w": 1.0 / g if g > 0 else math.inf,
-            "time_constant_s": self.heat_capacity_j_k / g if g > 0 else math.inf,
-            "heater_w": self.heater_w,
-            "fan_power_w": self.fan_power_w,
-            "load_w": self.load_w,
-        }
+        out["thermal_resistance_k_w"] = 1.0 / g if g > 0 else math.inf
+        out["time_constant_s"] = self.heat_capacity_j_k / g if g > 0 else math.inf
+        for name, kf, i, value in (
+            ("heat_capacity_j_k", self.params, 0, self.heat_capacity_j_k),
+            ("ua_w_k", self.params, 1, self.ua_w_k),
+            ("fan_conductance_w_k", self.params, 2, self.fan_conductance_w_k),
+            ("heater_w", self.power, 1, self.heater_w),
+            ("fan_power_w", self.power, 2, self.fan_power_w),
+        ):
+            x = abs(float(kf.x[i]))
+            if x > 0 and math.sqrt(max(float(kf.P[i, i]), 0.0)) < KNOWN_REL_STD * x:
+                out[name] = value
+        return out
 
     # -- one cycle --------------------------------------------------------------
 
