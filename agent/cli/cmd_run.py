@@ -8,9 +8,10 @@ import signal
 import time
 from types import FrameType
 
-from agent.cli.common import add_config_arg, duration, out, resolve_config, state_dir
+from agent.cli.common import DEFAULT_PATH, add_config_arg, duration, out, resolve_config, state_dir
 from agent.clock import Clock, RealClock, SimClock
 from agent.runtime import Agent, store_path
+from agent.uplink.config_switch import rollback_if_expired
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,11 @@ def make_clock(speed: str | None) -> Clock:
 
 
 def run(args: argparse.Namespace) -> int:
+    # A configuration pushed upstream that did not prove healthy in time
+    # (the agent crashed with it) is rolled back before it is loaded again.
+    path = args.config or (DEFAULT_PATH if DEFAULT_PATH.exists() else None)
+    if path:
+        rollback_if_expired(path, time.time())
     config = resolve_config(args)
     clock = make_clock(args.speed)
     agent = Agent(config, clock, state_dir=state_dir(args, config))
