@@ -7,6 +7,7 @@ actuators are outputs, each on a BCM pin number::
     name = "io"
     kind = "gpio"
     pin_factory = "mock"      # lgpio, rpigpio, native; default: automatic
+    emulate = false           # true: mock pins coupled to the simulated plant
 
     [[points]]
     name = "door_open"
@@ -15,6 +16,7 @@ actuators are outputs, each on a BCM pin number::
     pull_up = true            # switch to ground; active when low
     bounce_s = 0.05           # a level must hold this long to count
     quantity = "state"        # 1/0; "count" counts activations
+    plant_signal = "door_open"  # emulate only: the plant drives this pin
 
     [[actuators]]
     name = "heater"
@@ -22,6 +24,7 @@ actuators are outputs, each on a BCM pin number::
     pin = 27
     active_high = false       # relay boards that switch on a low level
     safe_value = 0
+    plant_input = "heater"    # emulate only: this pin drives the plant heater
 
     [[actuators]]
     name = "fan"
@@ -29,12 +32,19 @@ actuators are outputs, each on a BCM pin number::
     kind = "analog"           # a PWM output, duty 0..1
     pin = 18
     frequency_hz = 25000
+    plant_input = "fan"
 
 Outputs start in their safe state without a glitch: gpiozero is given the
 safe value as ``initial_value``, so the pin goes from input straight to the
 inactive level. Inputs are debounced on the agent's clock
 (``drivers.gpio.debounce``); ``bounce_s`` is also passed to gpiozero so a
 backend that filters edges in the kernel does so too.
+
+With ``emulate = true`` the device runs on mock pins of its own, coupled
+to the simulated plant (``drivers.gpio.emulate``): ``plant_input`` on an
+actuator feeds the pin's level to the plant's ``heater`` (a relay only) or
+``fan``, and ``plant_signal`` on a point drives the input pin from an
+on/off plant signal (``door_open`` or ``heater_on``) before each read.
 """
 
 from __future__ import annotations
@@ -53,7 +63,14 @@ from agent.errors import DeviceError
 from agent.reading import Quality, Sample
 from drivers.base import DriverContext
 from drivers.gpio.debounce import Debouncer
+from drivers.gpio.emulate import (
+    PLANT_SIGNALS,
+    PlantCoupling,
+    emulated_factory,
+    plant_coupling,
+)
 from drivers.gpio.factory import NAMES, make_factory
+from drivers.sim.plant import INPUTS
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +79,13 @@ MAX_PIN = 27  # BCM numbers on the 40-pin header
 
 @dataclass(frozen=True)
 class GpioOptions:
-    """A ``gpio`` device: which pin factory to use ("" for automatic)."""
+    """A ``gpio`` device: which pin factory to use ("" for automatic).
+
+    ``emulate`` puts the device on mock pins coupled to the simulated plant.
+    """
 
     pin_factory: str = ""
+    emulate: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,7 @@ class InputPin:
     pull_up: bool = True
     bounce_s: float = 0.0
     quantity: str = "state"
+    plant_signal: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +107,7 @@ class OutputPin:
     active_high: bool = True
     pwm: bool = False
     frequency_hz: float = 100.0
+    plant_input: str = ""
 
 
 class GpioKind:
@@ -94,34 +117,77 @@ class GpioKind:
     min_period_s = 0.01
 
     def parse_device(self, t: Table) -> GpioOptions:
-        return GpioOptions(t.str("pin_factory", "", choices=("", *NAMES)))
+        pin_factory = t.str("pin_factory", "", choices=("", *NAMES))
+        emulate = t.bool("emulate")
+        if emulate and pin_factory not in ("", "mock"):
+            t.error(
+                "pin_factory",
+                f"{pin_factory!r} cannot be used with emulate = true "
+                '(emulated pins are mock pins; leave pin_factory out or set "mock")',
+            )
+        return GpioOptions(pin_factory, emulate)
 
     def parse_point(self, t: Table, device: DeviceConfig) -> InputPin:
-        return InputPin(
+        spec = InputPin(
             pin=t.int("pin", 0, required=True, min=0, max=MAX_PIN),
             pull_up=t.bool("pull_up", True),
             bounce_s=t.number("bounce_s", 0.0, min=0, max=10, unit="s"),
             quantity=t.str("quantity", "state", choices=("state", "count")),
+            plant_signal=t.str("plant_signal", "", choices=PLANT_SIGNALS),
         )
+        if spec.plant_signal:
+            _needs_emulation(t, "plant_signal", device)
+        return spec
 
     def parse_actuator(self, t: Table, device: DeviceConfig) -> OutputPin:
         analog = t.data.get("kind", "binary") == "analog"
         pwm = t.bool("pwm", analog)
         if analog and not pwm:
             t.error("pwm", "an analog actuator needs a PWM output (pwm = true)")
-        return OutputPin(
+        spec = OutputPin(
             pin=t.int("pin", 0, required=True, min=0, max=MAX_PIN),
             active_high=t.bool("active_high", True),
             pwm=pwm,
             frequency_hz=t.number("frequency_hz", 100.0, min=0.1, max=1e6, unit="Hz"),
+            plant_input=t.str("plant_input", "", choices=INPUTS),
         )
+        if spec.plant_input:
+            _needs_emulation(t, "plant_input", device)
+        if spec.plant_input == "heater" and pwm:
+            t.error(
+                "plant_input",
+                "'heater' is switched by a relay; it needs a digital output "
+                "(pwm = false)",
+            )
+        return spec
 
     def open(self, device: DeviceConfig, ctx: DriverContext) -> GpioDevice:
         options: GpioOptions = device.options or GpioOptions()
-        factory = make_factory(device.name, options.pin_factory)
         points = [p for p in ctx.config.points if p.device == device.name]
         actuators = [a for a in ctx.config.actuators if a.device == device.name]
-        return GpioDevice(device.name, factory, ctx, points=points, actuators=actuators)
+        if not options.emulate:
+            factory = make_factory(device.name, options.pin_factory)
+            return GpioDevice(
+                device.name, factory, ctx, points=points, actuators=actuators
+            )
+        factory = emulated_factory()
+        return GpioDevice(
+            device.name,
+            factory,
+            ctx,
+            points=points,
+            actuators=actuators,
+            plant=plant_coupling(factory, ctx),
+        )
+
+
+def _needs_emulation(t: Table, key: str, device: DeviceConfig) -> None:
+    if not getattr(device.options, "emulate", False):
+        t.error(
+            key,
+            f"needs emulate = true on GPIO device {device.name!r} "
+            "(only emulated pins are coupled to the simulated plant)",
+        )
 
 
 class GpioDevice:
@@ -139,10 +205,12 @@ class GpioDevice:
         *,
         points: Sequence[PointConfig] = (),
         actuators: Sequence[ActuatorConfig] = (),
+        plant: PlantCoupling | None = None,
     ) -> None:
         self.name = name
         self.factory = factory
         self.clock = ctx.clock
+        self.plant = plant
         self.inputs: dict[int, tuple[DigitalInputDevice, Debouncer]] = {}
         self.outputs: dict[str, DigitalOutputDevice | PWMOutputDevice] = {}
         self._closed = False
@@ -163,6 +231,8 @@ class GpioDevice:
             bounce_time=spec.bounce_s or None,
             pin_factory=self.factory,
         )
+        if self.plant is not None and spec.plant_signal:
+            self.plant.couple_input(spec.pin, spec.plant_signal, spec.pull_up)
         deb = Debouncer(self.clock, spec.bounce_s, bool(dev.value))
         dev.when_activated = lambda: deb.edge(True)
         dev.when_deactivated = lambda: deb.edge(False)
@@ -170,6 +240,8 @@ class GpioDevice:
 
     def _open_output(self, a: ActuatorConfig) -> DigitalOutputDevice | PWMOutputDevice:
         spec: OutputPin = a.address
+        if self.plant is not None and spec.plant_input:
+            self.plant.couple_output(spec.pin, spec.plant_input, spec.active_high)
         if spec.pwm:
             return PWMOutputDevice(
                 spec.pin,
@@ -187,6 +259,8 @@ class GpioDevice:
 
     def read(self, points: Sequence[PointConfig]) -> list[Sample]:
         """Return each input's settled level (1 or 0) or its activation count."""
+        if self.plant is not None and not self._closed:
+            self.plant.drive_inputs()
         out = []
         for p in points:
             entry = self.inputs.get(p.address.pin)
