@@ -97,7 +97,9 @@ fan = "blower"
 def test_what_if_errors_name_the_input(tmp_path: Path) -> None:
     cfg = parse_config(plant_config(tmp_path))
     twin = ThermalTwin(cfg.twin.thermal)
-    with pytest.raises(CommandError, match="no readings yet"):
+    with pytest.raises(
+        CommandError, match="has no recent temperature and ambient readings"
+    ):
         twin.what_if({}, 600.0)
     agent, _ = run_plant(tmp_path, 0.5)
     stage = twin_of(agent)

@@ -8,10 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agent.config.twin import ThermalConfig
+from agent.errors import CommandError
 from agent.runtime import Agent
-from drivers.sim.plant import PlantParams
+from agent.twin.thermal import ThermalInputs, ThermalTwin
+from drivers.sim.plant import Plant, PlantParams
 from tests.test_twin_harness import (
     FAN_ALWAYS_ON,
+    START,
     Recorder,
     copy_plant,
     plant_of,
@@ -179,3 +183,36 @@ def test_faults_move_residuals_and_hidden_quantities(tmp_path: Path) -> None:
     )
     assert after["ua_w_k"] == pytest.approx(TRUE.ua_w_k, rel=0.1)
     assert after["thermal_resistance_k_w"] > before["thermal_resistance_k_w"]
+
+
+def test_an_ambient_outage_pauses_the_temperature_estimate() -> None:
+    cfg = ThermalConfig(
+        heater="heater", fan="fan", temperature_noise_c=0.05, stale_s=60
+    )
+    twin = ThermalTwin(cfg)
+    plant = Plant(seed=2)
+    seen: dict[float, set[str]] = {}
+    for k in range(0, 7200, 10):
+        t = START + k
+        s = plant.signals(t)
+        ambient_lost = 3600 <= k < 3900
+        est = twin.observe(
+            ThermalInputs(
+                ts=t,
+                temperature_c=s["cabinet_temp_c"],
+                ambient_c=None if ambient_lost else s["ambient_temp_c"],
+                power_w=s["power_w"],
+                heater=0.0,
+                fan=0.0,
+            )
+        )
+        seen[k] = set(est)
+    both = {"cabinet_temp_c", "power_w"}
+    assert seen[3590] == both
+    # Held for stale_s (60 s), then no temperature estimate until ambient returns.
+    assert seen[3650] == both and seen[3660] == {"power_w"}
+    assert seen[3890] == {"power_w"}
+    assert seen[3900] == {"power_w"}  # the first reading back restarts the filter
+    assert seen[3910] == both
+    with pytest.raises(CommandError, match="no recent temperature and ambient"):
+        ThermalTwin(cfg).what_if({}, 60.0)

@@ -103,6 +103,7 @@ class ThermalTwin:
         self.held_heater = 0.0
         self.held_fan = 0.0
         self.ambient_c: float | None = None
+        self.ambient_ts: float | None = None
         self.ambient_profile = DailyProfile()
         self.load_profile = DailyProfile()
         self.windows = 0
@@ -176,8 +177,14 @@ class ThermalTwin:
         out: dict[str, Estimate] = {}
         self.heater, self.fan = inp.heater, inp.fan
         if inp.ambient_c is not None:
-            self.ambient_c = inp.ambient_c
+            self.ambient_c, self.ambient_ts = inp.ambient_c, inp.ts
             self.ambient_profile.add(inp.ts, inp.ambient_c)
+        elif (
+            self.ambient_ts is not None
+            and inp.ts - self.ambient_ts > self.config.stale_s
+        ):
+            # Without ambient the model says nothing; it restarts when it returns.
+            self.ambient_c = self.ambient_ts = None
         if inp.power_w is not None:
             out[self.config.power] = self._observe_power(inp.ts, inp.power_w)
         if inp.temperature_c is not None and self.ambient_c is not None:
@@ -374,7 +381,9 @@ class ThermalTwin:
                 "must be above 0"
             )
         if self.temperature_c is None or self.t_last is None or self.ambient_c is None:
-            raise CommandError("what-if: the thermal twin has no readings yet")
+            raise CommandError(
+                "what-if: the thermal twin has no recent temperature and ambient readings"
+            )
 
         # Times from now, and the environment along them.
         n = math.ceil(horizon_s / step_s - 1e-9)
@@ -455,6 +464,7 @@ class ThermalTwin:
             "temperature_var": self.temperature_var,
             "t_last": self.t_last,
             "ambient_c": self.ambient_c,
+            "ambient_ts": self.ambient_ts,
             "heater": self.heater,
             "fan": self.fan,
             "held": [self.held_heater, self.held_fan],
@@ -479,6 +489,7 @@ class ThermalTwin:
         self.t_last = _opt(data["t_last"])
         self.t_power = self.t_last
         self.ambient_c = _opt(data["ambient_c"])
+        self.ambient_ts = _opt(data["ambient_ts"])
         self.heater, self.fan = float(data["heater"]), float(data["fan"])
         self.held_heater, self.held_fan = (float(v) for v in data["held"])
         self.windows = int(data["windows"])
