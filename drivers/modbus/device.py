@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -77,6 +77,8 @@ class ModbusDevice:
         self, config: DeviceConfig, link: Link, ctx: DriverContext, key: str
     ) -> None:
         self.name = config.name
+        # Called after the link is released, e.g. to stop a simulated peer.
+        self.closers: list[Callable[[], None]] = []
         self.config = config
         self.options: ModbusOptions = config.options
         self.link = link
@@ -225,3 +227,5 @@ class ModbusDevice:
         if last:
             with self.link.lock:
                 self.link.close()
+        for close in self.closers:
+            close()

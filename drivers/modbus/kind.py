@@ -9,6 +9,12 @@ A device names its connection and defaults; points name a register::
     max_gap = 10               # registers skipped to join two reads into one
 
     [[devices]]
+    name = "demo_meter"
+    kind = "modbus-tcp"
+    simulate = "energy_meter"  # no host: the agent serves a simulated meter,
+                               # fed by the simulated plant, on loopback
+
+    [[devices]]
     name = "drive"
     kind = "modbus-rtu"
     port = "/dev/ttyUSB0"      # baud = 9600, parity = "N", stopbits = 1
@@ -45,6 +51,7 @@ from drivers.modbus.addressing import (
 from drivers.modbus.codec import LAYOUTS, NUMERIC, TYPES, Layout
 from drivers.modbus.device import ModbusDevice, open_device
 from drivers.modbus.link import Backoff, SerialSettings
+from drivers.modbus.sim.meter import SIMULATIONS, open_simulated
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class ModbusOptions:
     layout: Layout = "ABCD"
     max_gap: int = 10
     backoff: Backoff = field(default_factory=Backoff)
+    simulate: str = ""
 
 
 def _common(t: ConfigTable) -> dict[str, Any]:
@@ -197,6 +205,8 @@ class _ModbusKind:
         return parse_address(t, opts.layout, opts.unit, writable=True)
 
     def open(self, device: DeviceConfig, ctx: DriverContext) -> ModbusDevice:
+        if device.options.simulate:
+            return open_simulated(device, ctx)
         return open_device(device, ctx)
 
 
@@ -206,6 +216,19 @@ class TcpKind(_ModbusKind):
     name = "modbus-tcp"
 
     def parse_device(self, t: ConfigTable) -> ModbusOptions:
+        if t.has("simulate"):
+            simulate = t.str("simulate", required=True, choices=SIMULATIONS)
+            if t.has("host") or t.has("port"):
+                t.str("host")
+                t.int("port", 502)
+                t.error(
+                    "host",
+                    f"a simulated {simulate!r} is served on loopback by the agent "
+                    "(give either simulate or host and port)",
+                )
+            return ModbusOptions(
+                transport="tcp", target="", simulate=simulate, **_common(t)
+            )
         host = t.str("host", required=True)
         port = t.int("port", 502, min=1, max=65535)
         return ModbusOptions(
