@@ -25,7 +25,9 @@ class Forecast:
     series: Mapping[str, np.ndarray]
     inputs: Mapping[str, float] = field(default_factory=dict)
 
-    def time_to_cross(self, name: str, limit: float, *, above: bool = True) -> float | None:
+    def time_to_cross(
+        self, name: str, limit: float, *, above: bool = True
+    ) -> float | None:
         """Seconds until ``name`` first goes above (or below) ``limit``; None if never.
 
         The crossing time is interpolated linearly between forecast steps.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 DAY_S = 86_400.0
 
 
@@ -54,3 +56,23 @@ class DailyProfile:
             raise ValueError(f"profile has {len(values)} bins, expected {self.bins}")
         self.values = [float(v) for v in values]
         self.counts = [int(c) for c in counts]
+
+
+def follow(
+    profile: DailyProfile,
+    now_value: float,
+    fixed: float | None,
+    t0_s: float,
+    times_s: np.ndarray,
+) -> np.ndarray:
+    """A quantity along ``times_s`` from ``t0_s``: ``fixed`` if given, else its profile.
+
+    The profile's shape is shifted to pass through ``now_value``; until the
+    profile has seen a whole day the value stays at ``now_value``.
+    """
+    if fixed is not None:
+        return np.full(times_s.shape, float(fixed))
+    if not profile.ready:
+        return np.full(times_s.shape, now_value)
+    base = profile.at(t0_s)
+    return np.array([now_value + profile.at(t0_s + t) - base for t in times_s])

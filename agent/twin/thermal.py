@@ -37,7 +37,7 @@ from agent.errors import CommandError
 from agent.pipeline import Estimate
 from agent.twin.forecast import Forecast
 from agent.twin.kalman import KalmanFilter
-from agent.twin.profile import DailyProfile
+from agent.twin.profile import DailyProfile, follow
 
 GATE = 5.0
 RELEARN_S = 2 * 3600.0
@@ -389,10 +389,10 @@ class ThermalTwin:
         n = math.ceil(horizon_s / step_s - 1e-9)
         times = np.minimum(np.arange(n + 1) * step_s, horizon_s)
         t0 = self.t_last
-        ambient = self._follow(
+        ambient = follow(
             self.ambient_profile, self.ambient_c, env.get(c.ambient), t0, times
         )
-        load = self._follow(self.load_profile, self.load_w, env.get(LOAD), t0, times)
+        load = follow(self.load_profile, self.load_w, env.get(LOAD), t0, times)
 
         # Integrate, inputs held over each step, environment at its midpoint.
         temps = np.empty(n + 1)
@@ -423,21 +423,6 @@ class ThermalTwin:
                     f"(allowed: {allowed})"
                 )
         return heater, fan
-
-    @staticmethod
-    def _follow(
-        profile: DailyProfile,
-        now_value: float,
-        fixed: float | None,
-        t0: float,
-        times: np.ndarray,
-    ) -> np.ndarray:
-        if fixed is not None:
-            return np.full(times.shape, float(fixed))
-        if not profile.ready:
-            return np.full(times.shape, now_value)
-        base = profile.at(t0)
-        return np.array([now_value + profile.at(t0 + t) - base for t in times])
 
     # -- persistence -------------------------------------------------------------
 
