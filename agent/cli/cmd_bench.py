@@ -39,6 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     pp.set_defaults(func=run_pipeline)
     bench_skab.register(which)
     bench_control.register(which)
+    pu = which.add_parser(
+        "uplink",
+        help="QoS 1 throughput, a day's backlog drain, outbox bytes per hour",
+        description="Against a mosquitto started on a free loopback port.\n\n"
+        "example:\n  edgetwin bench uplink --hours 24",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pu.add_argument("--hours", type=float, default=24.0, help="hours buffered (24)")
+    pu.add_argument("--messages", type=int, default=5000, help="QoS 1 publishes")
+    pu.set_defaults(func=run_uplink)
     bench_twin.register(which)
     bench_modbus.register(which)
 
@@ -61,4 +71,12 @@ def run_pipeline(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(asdict(result), f, indent=2)
+    return 0
+
+
+def run_uplink(args: argparse.Namespace) -> int:
+    from agent.uplink.bench import uplink
+
+    result = uplink(hours_buffered=args.hours, publish_msgs=args.messages)
+    table("uplink benchmark", result.rows())
     return 0

@@ -11,6 +11,7 @@ thread does the rest.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import ssl
@@ -171,10 +172,8 @@ class MqttLink:
         self._started = False
         if last_topic and last_payload is not None and self._connected:
             info = self.client.publish(last_topic, last_payload, qos=1, retain=True)
-            try:
+            with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout=2.0)
-            except (RuntimeError, ValueError):
-                pass
         self.client.disconnect()
         self.client.loop_stop()
 
