@@ -174,3 +174,34 @@ def test_cli_too_short_is_one_line_and_exit_2(
         f"edgetwin: {path}: 100 rows; replay needs more than the 400 learning "
         "rows plus a window of 20\n"
     )
+
+
+@needs_training
+def test_given_bundle_and_kept_state_dir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Imported here: it loads TensorFlow.
+    from agent.replay.model import train_bundle
+
+    path = tmp_path / "plant.csv"
+    write_plant(path)
+    rec = read_recording(path)
+    bundle = train_bundle(
+        rec.values[:300],
+        features=rec.points,
+        period_s=rec.period_s,
+        directory=tmp_path / "model",
+        trained_on="plant.csv",
+        settings=skab.Settings(),
+    )
+    args = ["replay", str(path), "--learn-rows", "300", "--json"]
+    args += ["--bundle", str(bundle), "--state-dir", str(tmp_path / "state")]
+
+    # The second run shares the database and reports its own events only.
+    runs = []
+    for _ in range(2):
+        assert main(args) == 0
+        runs.append(json.loads(capsys.readouterr().out))
+    assert runs[0]["detected"] == runs[1]["detected"]
+    assert len(runs[1]["detected"]) == 1
+    assert runs[0]["pointwise"] == runs[1]["pointwise"]

@@ -209,7 +209,8 @@ def _run(
     start_s = float(rec.times_s[0])
     feed(0)
     t0 = time.perf_counter()
-    with TcpSimServer([unit]) as server:
+    server = TcpSimServer([unit])
+    with server:
         config = replay_config(rec, server.port, bundle, options.learn_rows)
         clock = FeedingClock(
             SimClock(start_s, options.speed), start_s, rec.period_s, feed
@@ -221,10 +222,15 @@ def _run(
         requests = unit.requests
     wall_s = time.perf_counter() - t0
 
+    # A kept state directory may hold earlier runs: read this run's events only.
     with Store(store_path(config, state_dir), config.store) as store:
-        events = [
-            e for e in store.events() if e.kind in ("anomaly_start", "anomaly_end")
-        ]
+        everything = store.events()
+    starts = [i for i, e in enumerate(everything) if e.kind == "agent_started"]
+    events = [
+        e
+        for e in everything[starts[-1] if starts else 0 :]
+        if e.kind in ("anomaly_start", "anomaly_end")
+    ]
     detected = detected_intervals(events, clock.row_at, rec.rows)
     comparison = (
         None
