@@ -11,6 +11,9 @@ An input point with ``plant_signal`` has its pin driven, before each read,
 to the level a switch on that signal would give: the active level (low
 with a pull-up, high with a pull-down) while the signal is on. The driver
 then debounces the pin as it would a real one.
+
+A released pin drives nothing: the plant keeps the last level it was
+driven to, and a relay's pin keeps its level as on the hardware backends.
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ class PlantPin(MockPWMPin):  # type: ignore[misc]
         super()._set_state(value)
         if self.on_drive is not None:
             self.on_drive(float(self._state))
+
+    def _set_frequency(self, value: float | None) -> None:
+        # Releasing a pin that never ran PWM leaves its level alone, as the
+        # hardware backends do (a plain MockPWMPin drops it to 0, which would
+        # close an active-low relay).
+        if value is None and self._frequency is None:
+            return
+        super()._set_frequency(value)
 
 
 def emulated_factory() -> MockFactory:
