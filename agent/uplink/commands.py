@@ -173,7 +173,7 @@ class Commands:
             )
         return outcome
 
-    def _handle(self, name: str, payload: bytes) -> Outcome:
+    def _handle(self, name: str, payload: bytes) -> Outcome:  # noqa: PLR0911  # one return per reason to reject
         now = self.clock.now()
 
         # Parse and check the envelope.

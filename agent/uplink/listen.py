@@ -169,4 +169,3 @@ class Receiver:
         with self.changed:
             self.invalid.append(line)
             self.changed.notify_all()
-        return None

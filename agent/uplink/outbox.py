@@ -88,6 +88,7 @@ class Outbox:
         identity: Identity,
         config: UplinkConfig,
         clock: Clock,
+        *,
         seq: Sequence | None = None,
     ) -> None:
         self.store = store

@@ -79,7 +79,7 @@ class UplinkStage:
             subscribe=self.identity.topic("cmd/+"),
         )
         self.outbox = Outbox(
-            ctx.store, self.link, self.identity, cfg, ctx.clock, self.seq
+            ctx.store, self.link, self.identity, cfg, ctx.clock, seq=self.seq
         )
 
         self._default_override: ActuatorOverride | None = None
