@@ -13,7 +13,7 @@ from gpiozero import Device
 from agent.clock import SimClock
 from agent.config import parse_config
 from agent.config.schema import Config
-from agent.errors import ConfigError
+from agent.errors import ConfigError, DeviceError
 from agent.pipeline import Frame
 from agent.runtime import Agent
 from drivers.base import DriverContext
@@ -320,6 +320,33 @@ plant_signal = "heater_on"
         assert rig.pin(5).state == 1  # pulled down: the contact drives it high
     finally:
         rig.close()
+
+
+def test_any_point_on_the_pin_may_name_the_signal() -> None:
+    # The state point names no signal, the counting point on the same pin
+    # does: the pin follows the door for both.
+    text = config_text(faults=DOOR_FAULT, bounce_s=0.0)
+    text = text.replace('plant_signal = "door_open"\n', "").replace(
+        'quantity = "count"', 'quantity = "count"\nplant_signal = "door_open"'
+    )
+    rig = open_rig(text)
+    try:
+        rig.clock.advance(3600)
+        (state,) = rig.io.read([rig.config.point("door_open")])
+        assert state.value == 1.0
+    finally:
+        rig.close()
+
+    clash = config_text().replace(
+        'quantity = "count"', 'quantity = "count"\nplant_signal = "heater_on"'
+    )
+    config = parse_config(clash)
+    with pytest.raises(DeviceError) as err:
+        kinds()["gpio"].open(config.device("io"), DriverContext(SimClock(), config))
+    assert str(err.value) == (
+        "GPIO device 'io': pin 17 is given plant signals door_open, heater_on; "
+        "one pin follows one signal"
+    )
 
 
 def test_plant_keys_need_emulation() -> None:

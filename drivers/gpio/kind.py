@@ -190,6 +190,20 @@ def _needs_emulation(t: Table, key: str, device: DeviceConfig) -> None:
         )
 
 
+def _plant_signal(
+    device: str, point: PointConfig, points: Sequence[PointConfig]
+) -> str:
+    """Return the plant signal that drives ``point``'s pin ("" for none)."""
+    pin = point.address.pin
+    found = {p.address.plant_signal for p in points if p.address.pin == pin} - {""}
+    if len(found) > 1:
+        raise DeviceError(
+            f"GPIO device {device!r}: pin {pin} is given plant signals "
+            f"{', '.join(sorted(found))}; one pin follows one signal"
+        )
+    return found.pop() if found else ""
+
+
 class GpioDevice:
     """An open ``gpio`` device: one gpiozero device per pin, on its own factory.
 
@@ -214,25 +228,26 @@ class GpioDevice:
         self.inputs: dict[int, tuple[DigitalInputDevice, Debouncer]] = {}
         self.outputs: dict[str, DigitalOutputDevice | PWMOutputDevice] = {}
         self._closed = False
+        signals = {p.address.pin: _plant_signal(name, p, points) for p in points}
         try:
             for p in points:
                 if p.address.pin not in self.inputs:
-                    self._open_input(p.address)
+                    self._open_input(p.address, signals[p.address.pin])
             for a in actuators:
                 self.outputs[a.name] = self._open_output(a)
         except GPIOZeroError as exc:
             self.close()
             raise DeviceError(f"GPIO device {name!r}: {exc}") from None
 
-    def _open_input(self, spec: InputPin) -> None:
+    def _open_input(self, spec: InputPin, plant_signal: str) -> None:
         dev = DigitalInputDevice(
             spec.pin,
             pull_up=spec.pull_up,
             bounce_time=spec.bounce_s or None,
             pin_factory=self.factory,
         )
-        if self.plant is not None and spec.plant_signal:
-            self.plant.couple_input(spec.pin, spec.plant_signal, spec.pull_up)
+        if self.plant is not None and plant_signal:
+            self.plant.couple_input(spec.pin, plant_signal, spec.pull_up)
         deb = Debouncer(self.clock, spec.bounce_s, bool(dev.value))
         dev.when_activated = lambda: deb.edge(True)
         dev.when_deactivated = lambda: deb.edge(False)
