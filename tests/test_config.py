@@ -195,3 +195,15 @@ def test_init_then_check(tmp_path: Path, cli) -> None:  # type: ignore[no-untype
     assert res.returncode == 0, res.stderr
     assert res.stdout.splitlines()[0] == f"{target}: OK"
     assert "cabinet_temp_c" in res.stdout
+
+
+def test_twin_names_must_be_configured() -> None:
+    text = default_text().replace(
+        'temperature = "cabinet_temp_c"', 'temperature = "cabinet_t"'
+    )
+    got = problems(text)
+    assert len(got) == 1
+    assert got[0].startswith(
+        "site.toml: twin.thermal.temperature: 'cabinet_t' is not a configured "
+        "point (known: "
+    )

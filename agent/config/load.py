@@ -16,6 +16,7 @@ from pathlib import Path
 
 from agent.config.checker import Problems, Table
 from agent.config.control import check_control, parse_envelope
+from agent.config.twin import twin_problems
 from agent.config.schema import (
     ActuatorConfig,
     AgentConfig,
@@ -60,6 +61,10 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     problems = Problems(source)
     cfg = _build(Table(data, "", problems), problems, source)
     check_control(cfg, problems)
+    for line in twin_problems(
+        cfg.twin, (p.name for p in cfg.points), (a.name for a in cfg.actuators)
+    ):
+        problems.lines.append(f"{source}: {line}")
     if problems:
         raise ConfigError(problems.lines)
     digest = hashlib.sha256(text.encode()).hexdigest()[:16]
