@@ -17,9 +17,12 @@ PWM pin at its safe duty while the pins are still claimed, and the plant
 sees both; (2) the library function behind ``edgetwin safe-state``
 (``apply_safe_state``), run on a fresh device set over a plant the
 policies left hot, drives both outputs to their safe values, and the relay
-is never driven active from the moment its pin is claimed. It does not
-prove anything about real GPIO hardware, nor what a released PWM pin does
-on a board (the mock drops it to 0; the plant keeps the last level driven).
+is never driven active from the moment its pin is claimed (every level
+written to a pin reaches the plant, so the plant's record is the pin's).
+It does not prove anything about real GPIO hardware: not the atomicity of
+a claim (a mock pin turns output, then takes its first level), nor what a
+released PWM pin does on a board (the mock drops it to 0; the plant keeps
+the last level driven).
 """
 
 from __future__ import annotations
@@ -146,8 +149,11 @@ def plc() -> Iterator[tuple[TcpSimServer, SimUnit]]:
     unit.set_registers("coil", 0, [int(INITIAL["pump"])])
     unit.set("holding", 10, int(INITIAL["valve"]))
     unit.set("holding", 20, INITIAL["setpoint"], "float32", layout="CDAB")
-    with TcpSimServer([unit]) as server:
+    server = TcpSimServer([unit])
+    try:
         yield server, unit
+    finally:
+        server.close()
 
 
 @pytest.fixture
@@ -248,3 +254,189 @@ def test_safe_state_names_an_actuator_the_device_refuses(
         "edgetwin: safe-state: could not set pump, setpoint, valve (see the log above)"
     )
     assert outputs(unit) == INITIAL
+
+
+# -- GPIO mock pins -----------------------------------------------------------
+
+START = 1_767_225_600.0
+
+GPIO = """
+[agent]
+state_dir = "{state_dir}"
+
+[[devices]]
+name = "plant"
+kind = "sim"
+
+[[devices]]
+name = "io"
+kind = "gpio"
+emulate = true
+
+[[points]]
+name = "cabinet_temp_c"
+device = "plant"
+address = "cabinet_temp_c"
+period_s = 10
+
+[[actuators]]
+name = "heater"
+device = "io"
+pin = 27
+active_high = false
+safe_value = 0
+plant_input = "heater"
+
+[[actuators]]
+name = "fan"
+device = "io"
+kind = "analog"
+unit = "%"
+pin = 18
+frequency_hz = 25000
+safe_value = 0.2
+plant_input = "fan"
+
+[control]
+enabled = true
+
+# Whatever the cabinet does, both policies turn their outputs on.
+[control.policies.heater]
+kind = "hysteresis"
+point = "cabinet_temp_c"
+on_at = 100
+off_at = 101
+
+[control.policies.fan]
+kind = "hysteresis"
+point = "cabinet_temp_c"
+on_at = -50
+off_at = -60
+on_value = 0.9
+"""
+
+RELAY_ACTIVE, RELAY_INACTIVE = 0, 1  # active-low relay board
+
+
+class SigtermWhenDriven:
+    """A last stage: once both pins are away from safe, SIGTERM this process.
+
+    Its ``close`` runs in the agent's shutdown after the safe values are
+    written and before the devices are released, and notes the pin levels
+    there.
+    """
+
+    name = "sigterm-when-driven"
+
+    def __init__(self, io: GpioDevice) -> None:
+        self.heater_pin = io.factory.pin(27)
+        self.fan_pin = io.factory.pin(18)
+        self.sent_at: float | None = None
+        self.at_close: tuple[str, float, str, float] | None = None
+
+    def process(self, frame: Frame) -> None:
+        driven = (
+            self.heater_pin.state == RELAY_ACTIVE
+            and self.fan_pin.state == pytest.approx(0.9)
+        )
+        if driven and self.sent_at is None:
+            self.sent_at = frame.ts
+            signal.raise_signal(signal.SIGTERM)
+
+    def close(self) -> None:
+        h, f = self.heater_pin, self.fan_pin
+        self.at_close = (h.function, h.state, f.function, f.state)
+
+
+@contextlib.contextmanager
+def stop_on_sigterm(agent: Agent) -> Iterator[list[str]]:
+    """Install a SIGTERM handler that stops ``agent``, as ``edgetwin run`` does."""
+    received: list[str] = []
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        received.append(signal.Signals(signum).name)
+        agent.stop()
+
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        yield received
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_sigterm_handler_stops_the_agent_with_pins_safe(tmp_path: Path) -> None:
+    config = parse_config(GPIO.format(state_dir=tmp_path), "site.toml")
+    clock = SimClock(start=START)
+    agent = Agent(config, clock)
+    io = agent.workers["io"].device
+    assert isinstance(io, GpioDevice)
+    trigger = SigtermWhenDriven(io)
+    agent.stages.append(trigger)
+    plant: Plant = agent.driver_ctx.shared["plant"]
+    before = signal.getsignal(signal.SIGTERM)
+
+    with stop_on_sigterm(agent) as received:
+        agent.run(3600)  # the bound: an hour of agent time
+
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert received == ["SIGTERM"]
+    assert trigger.sent_at is not None
+    # Stopped by the signal, within the cycle it came in, not by the bound.
+    assert clock.now() == trigger.sent_at < START + 3600
+    # Between the safe writes and the release, the pins are outputs at
+    # their safe levels: the relay released (high), the fan at 20 % duty.
+    assert trigger.at_close == ("output", RELAY_INACTIVE, "output", 0.2)
+    # Every level each pin took: floating input, safe at claim, the
+    # policy's value, safe at stop (then the fan's pin released to 0).
+    assert [s.state for s in trigger.heater_pin.states] == [0, 1, 0, 1]
+    assert [s.state for s in trigger.fan_pin.states] == pytest.approx(
+        [0, 0.2, 0.9, 0.2, 0.0]
+    )
+    assert trigger.heater_pin.state == RELAY_INACTIVE  # a released relay keeps it
+    assert plant.state is not None
+    assert plant.state.heater_on is False
+    assert plant.state.fan_duty == pytest.approx(0.2)
+
+
+class RecordingPlant(Plant):
+    """The simulated plant, noting every level its heater and fan are driven to."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.heater_drives: list[bool] = []
+        self.fan_drives: list[float] = []
+
+    def set_heater(self, t_s: float, on: bool) -> None:
+        self.heater_drives.append(bool(on))
+        super().set_heater(t_s, on)
+
+    def set_fan(self, t_s: float, duty: float) -> None:
+        self.fan_drives.append(float(duty))
+        super().set_fan(t_s, duty)
+
+
+def test_safe_state_on_fresh_pins_never_glitches_the_relay(tmp_path: Path) -> None:
+    config = parse_config(GPIO.format(state_dir=tmp_path), "site.toml")
+    clock = SimClock(start=START)
+    # The plant as a killed agent left it: heater on, fan at 90 %.
+    plant = RecordingPlant()
+    plant.set_heater(START, True)
+    plant.set_fan(START, 0.9)
+    plant.heater_drives.clear()
+    plant.fan_drives.clear()
+    ctx = DriverContext(clock=clock, config=config, shared={"plant": plant})
+
+    results = apply_safe_state(config, clock, tmp_path, ctx=ctx)
+
+    assert [r.line() for r in results] == [
+        "heater: off (read back 0)",
+        "fan: 20 % (read back 0.2)",
+    ]
+    # The pins' every level as the plant saw it: the relay went from input
+    # straight to its inactive level when claimed and was written inactive
+    # again; at no moment was it driven active. The PWM pin likewise.
+    assert plant.heater_drives == [False, False]
+    assert plant.fan_drives == pytest.approx([0.2, 0.2])
+    assert plant.state is not None
+    assert plant.state.heater_on is False
+    assert plant.state.fan_duty == pytest.approx(0.2)

@@ -42,14 +42,20 @@ class SafeResult:
 
 
 def apply_safe_state(
-    config: Config, clock: Clock, state_dir: str | Path
+    config: Config,
+    clock: Clock,
+    state_dir: str | Path,
+    *,
+    ctx: DriverContext | None = None,
 ) -> list[SafeResult]:
     """Write every actuator's safe value; record it in the store when it opens.
 
-    Raises ``EdgetwinError`` naming the actuators that could not be set,
-    after trying every one.
+    The devices are opened on ``ctx`` (default: a new one), so a caller
+    may give them objects to share, such as the simulated plant. Raises
+    ``EdgetwinError`` naming the actuators that could not be set, after
+    trying every one.
     """
-    ctx = DriverContext(clock=clock, config=config)
+    ctx = ctx or DriverContext(clock=clock, config=config)
     workers: dict[str, DeviceWorker] = {}
     used = {a.device for a in config.actuators}
     results: list[SafeResult] = []
