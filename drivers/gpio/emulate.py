@@ -25,7 +25,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from agent.clock import Clock
 from drivers.base import DriverContext
-from drivers.sim.driver import SimOptions, plant_for
+from drivers.sim.driver import shared_plant
 from drivers.sim.plant import Plant
 
 # Plant signals that are on or off, and so can drive a digital input.
@@ -56,14 +56,6 @@ class PlantPin(MockPWMPin):  # type: ignore[misc]
 def emulated_factory() -> MockFactory:
     """Return a new mock pin factory whose pins are ``PlantPin``."""
     return MockFactory(pin_class=PlantPin)
-
-
-def sim_options(ctx: DriverContext) -> SimOptions:
-    """Return the ``sim`` device's settings, so the shared plant keeps its faults."""
-    for d in ctx.config.devices:
-        if d.kind == "sim" and isinstance(d.options, SimOptions):
-            return d.options
-    return SimOptions()
 
 
 def signal_on(plant: Plant, signal: str, t_s: float) -> bool:
@@ -129,4 +121,4 @@ class PlantCoupling:
 
 def plant_coupling(factory: MockFactory, ctx: DriverContext) -> PlantCoupling:
     """Return a coupling of ``factory``'s pins to the agent's shared plant."""
-    return PlantCoupling(factory, plant_for(ctx, sim_options(ctx)), ctx.clock)
+    return PlantCoupling(factory, shared_plant(ctx), ctx.clock)

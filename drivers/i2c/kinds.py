@@ -47,7 +47,7 @@ from drivers.i2c.bus import I2CBus, open_bus
 from drivers.i2c.device import I2CDevice
 from drivers.i2c.emu.bus import EmulatedBus
 from drivers.i2c.emu.plant import DEFAULT_SIGNALS, make_chip, plant_source
-from drivers.sim.driver import SimOptions, plant_for
+from drivers.sim.driver import shared_plant
 from drivers.sim.plant import SIGNALS
 
 
@@ -153,19 +153,11 @@ class I2CKind:
         self, options: I2COptions, ctx: DriverContext
     ) -> tuple[EmulatedBus, Callable[[], None]]:
         bus: EmulatedBus = ctx.get_shared(f"i2c-emulated-{options.bus}", EmulatedBus)
-        plant = plant_for(ctx, _sim_options(ctx))
+        plant = shared_plant(ctx)
         source = plant_source(plant, ctx.clock, self.name, dict(options.signals))
         shunt_ohm = getattr(options.chip, "shunt_ohm", 0.1)
         bus.attach(options.address, make_chip(self.name, source, ctx.clock, shunt_ohm))
         return bus, lambda: bus.detach(options.address)
-
-
-def _sim_options(ctx: DriverContext) -> SimOptions:
-    """Return the ``sim`` device's settings, so the shared plant keeps its faults."""
-    for d in ctx.config.devices:
-        if d.kind == "sim" and isinstance(d.options, SimOptions):
-            return d.options
-    return SimOptions()
 
 
 def _pick(driver: Any, quantities: Sequence[Any]) -> list[Sample]:

@@ -43,6 +43,24 @@ def plant_for(ctx: DriverContext, options: SimOptions) -> Plant:
     )
 
 
+def shared_plant(ctx: DriverContext) -> Plant:
+    """Return the plant every emulated device shares, with the ``sim`` device's faults.
+
+    Emulated chips, meters and pins call this; the first caller makes the
+    plant from the configuration's ``sim`` device (seed and faults), or from
+    the defaults when there is none.
+    """
+    options = next(
+        (
+            d.options
+            for d in ctx.config.devices
+            if d.kind == "sim" and isinstance(d.options, SimOptions)
+        ),
+        SimOptions(),
+    )
+    return plant_for(ctx, options)
+
+
 def parse_faults(t: Table, allowed: Sequence[str]) -> tuple[Fault, ...]:
     """Read ``faults``: an array of tables with kind, start_h, duration_h, magnitude."""
     faults = []

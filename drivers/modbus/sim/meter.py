@@ -22,7 +22,7 @@ from drivers.modbus import profiles
 from drivers.modbus.device import ModbusDevice, open_device
 from drivers.modbus.sim.server import TcpSimServer
 from drivers.modbus.sim.store import SimUnit
-from drivers.sim.driver import SimOptions, plant_for
+from drivers.sim.driver import shared_plant
 from drivers.sim.plant import Plant
 
 PROFILE = "energy_meter"
@@ -59,14 +59,6 @@ class PlantMeter(SimUnit):
         return await super().async_getValues(device_id, func_code, address, count)
 
 
-def _sim_options(ctx: DriverContext) -> SimOptions:
-    """Return the ``sim`` device's settings, so the shared plant keeps its faults."""
-    for d in ctx.config.devices:
-        if d.kind == "sim" and isinstance(d.options, SimOptions):
-            return d.options
-    return SimOptions()
-
-
 def serve_meter(plant: Plant, clock: Clock, unit: int = 1) -> TcpSimServer:
     """Start a meter fed by ``plant`` on a free loopback port; the caller closes it."""
     return TcpSimServer([PlantMeter(plant, clock, unit)])
@@ -77,7 +69,7 @@ def open_simulated(device: DeviceConfig, ctx: DriverContext) -> ModbusDevice:
 
     The server closes with the device.
     """
-    plant = plant_for(ctx, _sim_options(ctx))
+    plant = shared_plant(ctx)
     server = serve_meter(plant, ctx.clock, device.options.unit)
     try:
         options = replace(

@@ -15,7 +15,7 @@ import threading
 import tty
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from pymodbus.framer import FramerRTU, FramerSocket
 from pymodbus.pdu import DecodePDU, ExceptionResponse
@@ -86,7 +86,7 @@ class _SimServer:
     async def _shutdown(self) -> None:
         """Release the transport; overridden by each server."""
 
-    def __enter__(self) -> _SimServer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
