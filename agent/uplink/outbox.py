@@ -237,7 +237,9 @@ class Outbox:
         dt = 0.0 if self._last_pump is None else max(0.0, now - self._last_pump)
         self._last_pump = now
         rate = self.config.backlog_rate_msgs_s
-        self._tokens = min(max(rate, 1.0), self._tokens + rate * dt)
+        # The bucket holds a second's worth plus one: a pump that comes a
+        # little early keeps its fraction instead of losing a send slot.
+        self._tokens = min(rate + 1.0, self._tokens + rate * dt)
         window = self.config.inflight_max
 
         # Live first, most important first.
