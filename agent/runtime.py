@@ -16,10 +16,11 @@ from agent import __version__
 from agent.actuators import Actuators
 from agent.clock import Clock
 from agent.config.schema import Config
+from agent.control.explain import explain
 from agent.errors import EdgetwinError, StoreError
 from agent.pipeline import Frame, Stage
 from agent.sampler import DeviceWorker, Sampler
-from agent.stages import StageContext, build_stages
+from agent.stages import STAGE_ORDER, StageContext, build_stages
 from agent.store import retention
 from agent.store.store import Event, Store
 from drivers.base import DriverContext
@@ -197,19 +198,45 @@ class Agent:
         failed = self.actuators.safe_state(reason)
         for name in failed:
             log.error("actuator %r could not be put in its safe state", name)
-        for a in self.actuators.take_actuations():
-            self.store.add_actuation(a)
+
+        # A last frame tells upstream what the shutdown did. It skips the
+        # stages before the uplink: the controller must not act after the
+        # outputs went safe.
+        frame = Frame(ts=now, readings=[], latest=self.sampler.latest)
+        frame.actuations = self.actuators.take_actuations()
+        frame.events = [
+            Event(
+                a.ts,
+                "actuation",
+                explain(a, self.actuators.configs.get(a.actuator)),
+                source="safe-state",
+                data={"actuator": a.actuator, "value": a.value, "source": a.source},
+            )
+            for a in frame.actuations
+        ]
+        frame.events.append(Event(now, "agent_stopped", f"edgetwin stopped: {reason}"))
+        for stage in self.stages[STAGE_ORDER.index("uplink") :]:
+            try:
+                stage.process(frame)
+            except Exception:
+                log.exception("stage %r failed on the last frame", stage.name)
+        self._record_final(frame)
         for stage in self.stages:
             try:
                 stage.close()
             except Exception:
                 log.exception("stage %r failed to close", stage.name)
-        self.store.add_event(Event(now, "agent_stopped", f"edgetwin stopped: {reason}"))
         try:
             self.store.close()
         except (StoreError, EdgetwinError) as exc:
             log.error("%s", exc)
         self._close_devices()
+
+    def _record_final(self, frame: Frame) -> None:
+        for a in frame.actuations:
+            self.store.add_actuation(a)
+        for e in frame.events:
+            self.store.add_event(e)
 
     def _close_devices(self) -> None:
         for worker in self.workers.values():

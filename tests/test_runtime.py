@@ -129,7 +129,10 @@ def test_stop_request_flushes_and_goes_safe(tmp_path: Path) -> None:
             "SELECT actuator, value, source FROM actuations ORDER BY id"
         ).fetchall()
         kinds = [e.kind for e in store.events()]
+        told = [e.message for e in store.events("actuation")]
     assert n >= 600 + 120 + 300
+    assert told[-1].startswith("fan set to 1 at ")
+    assert told[-1].endswith(", its fail-safe value: agent stopped.")
     assert acts[-1] == ("fan", 1.0, "safe-state")
     assert kinds[0] == "agent_started" and kinds[-1] == "agent_stopped"
 
