@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.detector.bundle import Metadata, write_bundle
-from agent.detector.detector import Detector, Tuning
+from agent.detector.detector import Detector, Tuning, normalisation
 from agent.detector.errors import ModelError
 from agent.detector.model import Int8Model
 from models import linear_ae
@@ -57,11 +57,16 @@ class Settings:
     """The detector settings the benchmark uses, the same for every file."""
 
     window: int = 20
-    variance: float = 0.9
-    t2_weight: float = 0.0
+    variance: float = 0.8
+    t2_weight: float = 1.0
     tuning: Tuning = field(
         default_factory=lambda: Tuning(
-            learn_rows=TRAIN_ROWS, margin=3.0, ewma_alpha=0.2
+            learn_rows=TRAIN_ROWS,
+            margin=1.5,
+            ewma_alpha=0.5,
+            onset_n=3,
+            clear_n=1,
+            robust=True,
         )
     )
 
@@ -167,8 +172,7 @@ def build_bundle(
     train: npt.NDArray[np.float64], settings: Settings, directory: Path, name: str
 ) -> tuple[Path, linear_ae.LinearAE]:
     """Fit the model on ``train`` rows, quantize it and write its bundle."""
-    mean = train.mean(axis=0)
-    std = np.maximum(train.std(axis=0), 1e-6)
+    mean, std = normalisation(train, settings.tuning.robust)
     w = linear_ae.windows((train - mean) / std, settings.window)
     layer = linear_ae.fit(w, variance=settings.variance, t2_weight=settings.t2_weight)
     model = to_int8_tflite(layer, w)

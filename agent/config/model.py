@@ -16,6 +16,8 @@ class ModelConfig:
     normalisation and threshold; the threshold is ``margin`` times the
     highest learning score. ``ewma_alpha`` smooths the score; ``onset_n``
     rows above the threshold start an anomaly, ``clear_n`` rows below end it.
+    ``robust_norm`` learns the normalisation as median and median absolute
+    deviation instead of mean and standard deviation.
     """
 
     enabled: bool = False
@@ -25,6 +27,7 @@ class ModelConfig:
     ewma_alpha: float = 0.2
     onset_n: int = 3
     clear_n: int = 10
+    robust_norm: bool = False
 
 
 def parse_model(t: Table) -> ModelConfig:
@@ -37,6 +40,7 @@ def parse_model(t: Table) -> ModelConfig:
         ewma_alpha=t.number("ewma_alpha", d.ewma_alpha, min=0.001, max=1),
         onset_n=t.int("onset_n", d.onset_n, min=1, max=10_000),
         clear_n=t.int("clear_n", d.clear_n, min=1, max=10_000),
+        robust_norm=t.bool("robust_norm", d.robust_norm),
     )
     t.finish()
     return cfg

@@ -1,7 +1,7 @@
 """The detector proper: windows, on-device normalisation and threshold, hysteresis.
 
 Rows of features arrive one per period. During the learning period the
-detector only collects them; at its end it learns each feature's mean and
+detector only collects them; at its end it learns each feature's centre and
 spread, scores every learning window and sets the threshold a margin above
 the highest smoothed score it saw. From then on each row yields a score, a
 threshold and whether an anomaly is active.
@@ -21,6 +21,30 @@ from agent.detector.events import Hysteresis
 
 # A feature whose spread was zero while learning still needs a divisor.
 MIN_STD = 1e-6
+# Scale of the median absolute deviation that matches the standard deviation
+# of normally distributed values.
+MAD_TO_STD = 1.4826
+# A robust spread is kept at least this share of the plain standard deviation,
+# so a feature that sits still for most of its learning period (MAD near 0)
+# does not turn its first small movement into a huge normalised value.
+ROBUST_FLOOR = 0.1
+
+
+def normalisation(
+    rows: npt.NDArray[np.float64], robust: bool
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Return each feature's centre and spread over the learning ``rows``.
+
+    Plain: mean and standard deviation. Robust: median and scaled median
+    absolute deviation (floored at a tenth of the standard deviation), so a
+    few outlying learning rows neither shift the centre nor widen the spread.
+    """
+    std = rows.std(axis=0)
+    if not robust:
+        return rows.mean(axis=0), np.maximum(std, MIN_STD)
+    med = np.median(rows, axis=0)
+    mad = MAD_TO_STD * np.median(np.abs(rows - med), axis=0)
+    return med, np.maximum(mad, np.maximum(ROBUST_FLOOR * std, MIN_STD))
 
 
 class Scorer(Protocol):
@@ -39,7 +63,9 @@ class Tuning:
     bundle's normalisation and threshold as they are). The threshold is
     ``margin`` times the highest smoothed learning score. ``ewma_alpha``
     smooths the score (1 keeps it raw). ``onset_n`` rows above start an
-    anomaly and ``clear_n`` rows below end it.
+    anomaly and ``clear_n`` rows below end it. ``robust`` learns the
+    normalisation as median and median absolute deviation (see
+    ``normalisation``) instead of mean and standard deviation.
     """
 
     learn_rows: int = 400
@@ -48,6 +74,7 @@ class Tuning:
     onset_n: int = 1
     clear_n: int = 1
     top_n: int = 3
+    robust: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,8 +151,7 @@ class Detector:
 
     def _calibrate(self, rows: npt.NDArray[np.float64]) -> None:
         """Learn normalisation and threshold from the learning rows."""
-        self.mean = rows.mean(axis=0)
-        self.std = np.maximum(rows.std(axis=0), MIN_STD)
+        self.mean, self.std = normalisation(rows, self.tuning.robust)
         z = (rows - self.mean) / self.std
         w = self.meta.window
         highest = 0.0

@@ -64,6 +64,7 @@ class DetectorStage:
             ewma_alpha=config.ewma_alpha,
             onset_n=config.onset_n,
             clear_n=config.clear_n,
+            robust=config.robust_norm,
         )
         self.detector = Detector(meta, scorer, tuning, source)
         self.meta = meta

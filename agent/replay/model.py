@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.detector.bundle import Metadata, write_bundle
+from agent.detector.detector import normalisation
 from agent.replay.recording import RecordingError
 from models import linear_ae
 from models.export import tensorflow_version, to_int8_tflite
@@ -39,8 +40,7 @@ def train_bundle(
             f"{trained_on}: {len(rows)} learning rows are too few for windows "
             f"of {settings.window} (need at least {settings.window + 1})"
         )
-    mean = rows.mean(axis=0)
-    std = np.maximum(rows.std(axis=0), 1e-6)
+    mean, std = normalisation(rows, settings.tuning.robust)
     w = linear_ae.windows((rows - mean) / std, settings.window)
     layer = linear_ae.fit(w, variance=settings.variance, t2_weight=settings.t2_weight)
     meta = Metadata(

@@ -102,8 +102,8 @@ class FeedingClock:
 def replay_config(rec: Recording, port: int, bundle: Path, learn_rows: int) -> Config:
     """Return the agent configuration that reads ``rec``'s columns from the simulator.
 
-    The detector's tuning is the SKAB benchmark's: margin 3, EWMA 0.2, an
-    anomaly starts and ends on the first row across the threshold.
+    The detector's tuning is the SKAB benchmark's (``models.skab.Settings``):
+    robust normalisation, margin, EWMA and onset/clear counts.
     """
     settings = Settings()
     lines = [
@@ -118,6 +118,7 @@ def replay_config(rec: Recording, port: int, bundle: Path, learn_rows: int) -> C
         f"ewma_alpha = {settings.tuning.ewma_alpha!r}",
         f"onset_n = {settings.tuning.onset_n}",
         f"clear_n = {settings.tuning.clear_n}",
+        f"robust_norm = {'true' if settings.tuning.robust else 'false'}",
         "",
         "[[devices]]",
         f'name = "{DEVICE}"',
