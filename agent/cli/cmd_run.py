@@ -8,7 +8,14 @@ import signal
 import time
 from types import FrameType
 
-from agent.cli.common import DEFAULT_PATH, add_config_arg, duration, out, resolve_config, state_dir
+from agent.cli.common import (
+    DEFAULT_PATH,
+    add_config_arg,
+    duration,
+    out,
+    resolve_config,
+    state_dir,
+)
 from agent.clock import Clock, RealClock, SimClock
 from agent.runtime import Agent, store_path
 from agent.uplink.config_switch import rollback_if_expired
@@ -67,6 +74,17 @@ def make_clock(speed: str | None) -> Clock:
     return SimClock(start=round(time.time()), speed=x)
 
 
+def install_stop_handlers(agent: Agent) -> None:
+    """Make SIGTERM and SIGINT stop ``agent`` cleanly (store flushed, outputs safe)."""
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        agent.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+
 def run(args: argparse.Namespace) -> int:
     # A configuration pushed upstream that did not prove healthy in time
     # (the agent crashed with it) is rolled back before it is loaded again.
@@ -76,13 +94,7 @@ def run(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     clock = make_clock(args.speed)
     agent = Agent(config, clock, state_dir=state_dir(args, config))
-
-    def _stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        agent.stop()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    install_stop_handlers(agent)
     log.info(
         "running %s: %d devices, %d points, %d actuators; store %s",
         config.source,
@@ -95,8 +107,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = clock.now()
     agent.run(args.duration)
     s = agent.stats.summary()
+    ran_s = args.duration if args.duration is not None else clock.now() - t0
     out(
-        f"ran {clock.now() - t0:.0f} s of agent time in {time.monotonic() - started:.1f} s: "
+        f"ran {ran_s:.0f} s of agent time in {time.monotonic() - started:.1f} s: "
         f"{agent.stats.cycles} cycles, {agent.store.stats.readings_committed} readings "
         f"stored, lag p99 {s['lag_p99_ms']:.1f} ms, {s['overruns']:.0f} overruns"
     )
