@@ -20,13 +20,15 @@ from agent.control.explain import explain
 from agent.errors import EdgetwinError, StoreError
 from agent.pipeline import Frame, Stage
 from agent.sampler import DeviceWorker, Sampler
-from agent.stages import STAGE_ORDER, StageContext, build_stages
+from agent.stages import StageContext, build_stages
 from agent.store import retention
 from agent.store.store import Event, Store
 from drivers.base import DriverContext
 from drivers.registry import kinds
 
 log = logging.getLogger(__name__)
+
+FINAL_FRAME_STAGES = ("uplink", "insights")
 
 
 def store_path(config: Config, state_dir: str | Path | None = None) -> Path:
@@ -199,9 +201,9 @@ class Agent:
         for name in failed:
             log.error("actuator %r could not be put in its safe state", name)
 
-        # A last frame tells upstream what the shutdown did. It skips the
-        # stages before the uplink: the controller must not act after the
-        # outputs went safe.
+        # A last frame tells upstream what the shutdown did. Only the stages
+        # that report see it: the controller must not act after the outputs
+        # went safe.
         frame = Frame(ts=now, readings=[], latest=self.sampler.latest)
         frame.actuations = self.actuators.take_actuations()
         frame.events = [
@@ -215,7 +217,9 @@ class Agent:
             for a in frame.actuations
         ]
         frame.events.append(Event(now, "agent_stopped", f"edgetwin stopped: {reason}"))
-        for stage in self.stages[STAGE_ORDER.index("uplink") :]:
+        for stage in self.stages:
+            if stage.name not in FINAL_FRAME_STAGES:
+                continue
             try:
                 stage.process(frame)
             except Exception:

@@ -87,9 +87,9 @@ def read_export(
     grid = start + period_s * np.arange(math.floor((end - start) / period_s) + 1)
     columns = []
     for p in names:
-        ts = np.array([t for t, _ in series[p]])
+        times = np.array([t for t, _ in series[p]])
         vs = np.array([v for _, v in series[p]])
-        columns.append(vs[np.searchsorted(ts, grid + 1e-9, side="right") - 1])
+        columns.append(vs[np.searchsorted(times, grid + 1e-9, side="right") - 1])
     return names, np.stack(columns, axis=1)
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 
-from agent.cli.common import out
+from agent.cli.common import out, progress
 from drivers.modbus import bench
 
 HELP = """\
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     r = bench.modbus(
         transactions=max(1, args.transactions),
         bauds=bauds,
-        progress=lambda s: sys.stderr.write(s + "\n"),
+        progress=progress,
     )
     out("modbus benchmark")
     rows = r.rows()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 
 import numpy as np
 
-from agent.cli.common import out
+from agent.cli.common import out, progress
 
 
 def register(which: argparse._SubParsersAction) -> None:
@@ -41,7 +40,7 @@ def run_skab(args: argparse.Namespace) -> int:
     from models import skab  # noqa: PLC0415 (pulls in TensorFlow only when asked)
 
     root = skab.data_dir(args.dir)
-    result = skab.run(root, args.files, progress=lambda s: sys.stderr.write(s + "\n"))
+    result = skab.run(root, args.files, progress=progress)
     c = result.pooled
     p50, p99 = np.percentile(result.invoke_us, [50, 99])
     out(f"SKAB outlier detection, {len(result.files)} files, pooled point-wise")

@@ -85,12 +85,12 @@ def status(args: argparse.Namespace) -> int:
     out()
     out(f"{'point':<26}{'value':>14}  {'quality':<14}time (UTC)")
     for name in sorted(set(names.values())):
-        r = last.get(name)
-        if r is None:
+        got = last.get(name)
+        if got is None:
             out(f"{name:<26}{'-':>14}  {'no data':<14}-")
             continue
-        v = "-" if r.value is None else f"{r.value:.4g}"
-        out(f"{name:<26}{v:>14}  {r.quality.label:<14}{_t(r.ts)}")
+        v = "-" if got.value is None else f"{got.value:.4g}"
+        out(f"{name:<26}{v:>14}  {got.quality.label:<14}{_t(got.ts)}")
     if info["events"]:
         out()
         out("latest events:")

@@ -53,3 +53,9 @@ def state_dir(args: argparse.Namespace, config: Config) -> Path:
 
 def out(line: str = "") -> None:
     sys.stdout.write(line + "\n")
+
+
+def progress(line: str) -> None:
+    """Report progress of long work on stderr, leaving stdout to the results."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()

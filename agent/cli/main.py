@@ -6,23 +6,44 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from agent import __version__
-from agent.cli import cmd_bench, cmd_check, cmd_export, cmd_init, cmd_run, cmd_status
-from agent.cli import cmd_train
-from agent.cli import cmd_actuate, cmd_explain, cmd_safe_state
-from agent.cli import cmd_read
-from agent.cli import cmd_scan
-from agent.cli import cmd_listen
-from agent.cli import cmd_replay
+from agent.cli import (
+    cmd_actuate,
+    cmd_bench,
+    cmd_check,
+    cmd_explain,
+    cmd_export,
+    cmd_init,
+    cmd_listen,
+    cmd_read,
+    cmd_replay,
+    cmd_run,
+    cmd_safe_state,
+    cmd_scan,
+    cmd_status,
+    cmd_train,
+)
 from agent.errors import EdgetwinError
 
-COMMANDS = (cmd_run, cmd_check, cmd_init, cmd_export, cmd_status, cmd_bench, cmd_train)
-COMMANDS += (cmd_actuate, cmd_safe_state, cmd_explain)
-COMMANDS += (cmd_read,)
-COMMANDS += (cmd_scan,)
-COMMANDS += (cmd_listen,)
-COMMANDS += (cmd_replay,)
+# In the order `edgetwin --help` lists them: running, on site, data, upstream.
+COMMANDS: tuple[ModuleType, ...] = (
+    cmd_run,
+    cmd_check,
+    cmd_init,
+    cmd_status,
+    cmd_read,
+    cmd_scan,
+    cmd_actuate,
+    cmd_explain,
+    cmd_safe_state,
+    cmd_export,
+    cmd_replay,
+    cmd_train,
+    cmd_listen,
+    cmd_bench,
+)
 
 EPILOG = """\
 examples:
@@ -41,14 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"edgetwin {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"edgetwin {__version__}"
+    )
     parser.add_argument(
         "--log-level",
         default="info",
         choices=("debug", "info", "warning", "error"),
         help="how much to log to stderr (default: info)",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks on errors"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for cmd in COMMANDS:
         cmd.register(sub)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -59,29 +60,29 @@ class Table:
     ``finish()`` once all known keys were read, to report unknown keys.
     """
 
-    def __init__(self, data: Any, path: str, problems: Problems) -> None:
+    def __init__(self, data: Any, path: builtins.str, problems: Problems) -> None:
         self.path = path
         self.problems = problems
         if not isinstance(data, Mapping):
             problems.add(path, f"expected a table, got {_kind(data)} {_show(data)}")
             data = {}
-        self.data: Mapping[str, Any] = data
-        self.read: set[str] = set()
+        self.data: Mapping[builtins.str, Any] = data
+        self.read: set[builtins.str] = set()
 
-    def key(self, name: str) -> str:
+    def key(self, name: builtins.str) -> builtins.str:
         return f"{self.path}.{name}" if self.path else name
 
-    def has(self, name: str) -> bool:
+    def has(self, name: builtins.str) -> builtins.bool:
         return name in self.data
 
-    def raw(self, name: str, default: Any = None) -> Any:
+    def raw(self, name: builtins.str, default: Any = None) -> Any:
         self.read.add(name)
         return self.data.get(name, default)
 
-    def error(self, name: str, message: str) -> None:
+    def error(self, name: builtins.str, message: builtins.str) -> None:
         self.problems.add(self.key(name), message)
 
-    def _get(self, name: str, default: Any, required: bool) -> Any:
+    def _get(self, name: builtins.str, default: Any, required: builtins.bool) -> Any:
         self.read.add(name)
         if name not in self.data:
             if required:
@@ -91,16 +92,16 @@ class Table:
 
     def str(
         self,
-        name: str,
-        default: str = "",
+        name: builtins.str,
+        default: builtins.str = "",
         *,
-        required: bool = False,
-        choices: Iterable[str] | None = None,
-    ) -> str:
+        required: builtins.bool = False,
+        choices: Iterable[builtins.str] | None = None,
+    ) -> builtins.str:
         value = self._get(name, default, required)
         if value is _MISSING:
             return default
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             self.error(name, f"expected a string, got {_kind(value)} {_show(value)}")
             return default
         if choices is not None:
@@ -110,11 +111,11 @@ class Table:
                 return default
         return value
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool = False) -> builtins.bool:
         value = self._get(name, default, False)
         if value is _MISSING:
             return default
-        if not isinstance(value, bool):
+        if not isinstance(value, builtins.bool):
             self.error(
                 name, f"expected true or false, got {_kind(value)} {_show(value)}"
             )
@@ -123,21 +124,25 @@ class Table:
 
     def number(
         self,
-        name: str,
+        name: builtins.str,
         default: float,
         *,
-        required: bool = False,
+        required: builtins.bool = False,
         min: float | None = None,
         max: float | None = None,
-        integer: bool = False,
-        unit: str = "",
+        integer: builtins.bool = False,
+        unit: builtins.str = "",
     ) -> float:
         value = self._get(name, default, required)
         if value is _MISSING:
             return default
         what = "an integer" if integer else "a number"
-        ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok_type:
+        ok_type = (
+            isinstance(value, builtins.int)
+            if integer
+            else isinstance(value, builtins.int | float)
+        )
+        if isinstance(value, builtins.bool) or not ok_type:
             self.error(name, f"expected {what}, got {_kind(value)} {_show(value)}")
             return default
         if isinstance(value, float) and not math.isfinite(value):
@@ -150,14 +155,16 @@ class Table:
             return default
         return value
 
-    def int(self, name: str, default: int, **kwargs: Any) -> int:
+    def int(
+        self, name: builtins.str, default: builtins.int, **kwargs: Any
+    ) -> builtins.int:
         return int(self.number(name, default, integer=True, **kwargs))
 
-    def table(self, name: str) -> Table:
+    def table(self, name: builtins.str) -> Table:
         value = self._get(name, {}, False)
         return Table({} if value is _MISSING else value, self.key(name), self.problems)
 
-    def tables(self, name: str) -> list[Table]:
+    def tables(self, name: builtins.str) -> list[Table]:
         """Read an array of tables (``[[name]]``)."""
         value = self._get(name, [], False)
         if value is _MISSING:
@@ -170,16 +177,20 @@ class Table:
             for i, item in enumerate(value)
         ]
 
-    def strs(self, name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def strs(
+        self, name: builtins.str, default: tuple[builtins.str, ...] = ()
+    ) -> tuple[builtins.str, ...]:
         value = self._get(name, default, False)
         if value is _MISSING:
             return default
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, list) or not all(
+            isinstance(v, builtins.str) for v in value
+        ):
             self.error(name, f"expected an array of strings, got {_show(value)}")
             return default
         return tuple(value)
 
-    def finish(self, *also_allowed: str) -> None:
+    def finish(self, *also_allowed: builtins.str) -> None:
         """Report keys that no getter asked for."""
         allowed = self.read | set(also_allowed)
         for name in self.data:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from agent.config.checker import Problems, Table
 from agent.config.control import check_control, parse_envelope
-from agent.config.twin import twin_problems
 from agent.config.schema import (
     ActuatorConfig,
     AgentConfig,
@@ -27,6 +26,7 @@ from agent.config.schema import (
     StoreConfig,
 )
 from agent.config.sections import parse_control, parse_model, parse_twin, parse_uplink
+from agent.config.twin import twin_problems
 from agent.errors import ConfigError
 from drivers.base import DriverKind
 from drivers.registry import kinds

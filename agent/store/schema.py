@@ -11,17 +11,17 @@ SCHEMA_VERSION = 2
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["points"].create({"id": int, "name": str, "unit": str}, pk="id")
-    db["points"].create_index(["name"], unique=True)
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("points").create({"id": int, "name": str, "unit": str}, pk="id")
+    db.table("points").create_index(["name"], unique=True)
     # One row per committed batch: readings of every point packed in a blob
     # (see agent.store.codec). Per-row overhead and index pages are what wear
     # an SD card; a batch row costs a few pages per commit instead of hundreds.
-    db["readings"].create(
+    db.table("readings").create(
         {"id": int, "t0": float, "t1": float, "n": int, "data": bytes}, pk="id"
     )
-    db["readings"].create_index(["t1"])
-    db["events"].create(
+    db.table("readings").create_index(["t1"])
+    db.table("events").create(
         {
             "id": int,
             "ts": float,
@@ -33,8 +33,8 @@ def _v1(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["events"].create_index(["ts"])
-    db["actuations"].create(
+    db.table("events").create_index(["ts"])
+    db.table("actuations").create(
         {
             "id": int,
             "ts": float,
@@ -47,8 +47,8 @@ def _v1(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["actuations"].create_index(["actuator", "ts"])
-    db["outbox"].create(
+    db.table("actuations").create_index(["actuator", "ts"])
+    db.table("outbox").create(
         {
             "id": int,
             "ts": float,
@@ -59,12 +59,12 @@ def _v1(db: sqlite_utils.Database) -> None:
         },
         pk="id",
     )
-    db["outbox"].create_index(["priority", "id"])
+    db.table("outbox").create_index(["priority", "id"])
 
 
 def _v2(db: sqlite_utils.Database) -> None:
     # The uplink deletes acknowledged messages by sequence number.
-    db["outbox"].create_index(["seq"])
+    db.table("outbox").create_index(["seq"])
 
 
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {1: _v1, 2: _v2}

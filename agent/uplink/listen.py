@@ -134,10 +134,12 @@ class Receiver:
         try:
             data = json.loads(payload)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return self._invalid(f"{topic}: not JSON: {exc}")
+            self._invalid(f"{topic}: not JSON: {exc}")
+            return None
         problem = schemas.problem(kind, data)
         if problem:
-            return self._invalid(f"{topic}: {problem}")
+            self._invalid(f"{topic}: {problem}")
+            return None
         key = (str(data["device"]), str(data["boot"]), int(data["seq"]))
         with self.changed:
             if key in self._seen:

@@ -158,7 +158,7 @@ class Outbox:
         if len(probe) <= limit:
             return [body]
         items = body.get(split_key) if split_key else None
-        if not isinstance(items, dict) or len(items) < 2:
+        if split_key is None or not isinstance(items, dict) or len(items) < 2:
             self.stats.dropped["too_large"] += 1
             log.warning(
                 "%s: message of %d bytes is above the %d byte limit and cannot be split; dropped",
@@ -189,9 +189,9 @@ class Outbox:
             used += size
         chunks.append(chunk)
         keep = {k: v for k, v in rest.items() if k in ("window",)}
-        parts = []
+        parts: list[dict[str, Any]] = []
         for i, c in enumerate(chunks):
-            base = rest if i == 0 else keep
+            base: dict[str, Any] = rest if i == 0 else keep
             parts.append(
                 {**base, split_key: c, "part": {"index": i, "count": len(chunks)}}
             )
@@ -350,7 +350,19 @@ class Outbox:
         return table.size(self.store)
 
 
+HISTORICAL_FALSE = b'"historical":false'
+
+
 def _historical(row: OutboxRow) -> Message:
-    data = json.loads(row.payload)
-    data["historical"] = True
-    return Message(row.seq, row.topic, row.priority, dumps(data), -1, historical=True)
+    # The envelope's keys come before the body's and a quote inside a JSON
+    # string is escaped, so the first match is the envelope's own flag: the
+    # payload is marked without parsing it again (a summary is ~5 kB).
+    payload = bytes(row.payload)
+    head, found, tail = payload.partition(HISTORICAL_FALSE)
+    if found:
+        payload = head + b'"historical":true' + tail
+    else:
+        data = json.loads(payload)
+        data["historical"] = True
+        payload = dumps(data)
+    return Message(row.seq, row.topic, row.priority, payload, -1, historical=True)
