@@ -31,6 +31,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy agent drivers models
 
 bench: $(BASE)
 	$(BIN)/edgetwin bench
