@@ -130,12 +130,22 @@ def test_a_day_offline_stays_within_the_cap_and_drains_beside_live_summaries(
         while not drained() and clock.now() < limit:
             step(live, clock)
         assert drained()
-        # One more window, so that the summary of the window in which the
-        # drain ended arrives too.
-        until = clock.now() + WINDOW_S + 2
+        # One more window: live summaries go on after the drain too.
+        drained_at = clock.now()
+        until = drained_at + WINDOW_S + 2
         while clock.now() < until:
             step(live, clock)
-        assert rx.wait_for(lambda: stage.outbox.inflight == 0, 10)
+
+        def closed_after_drain() -> bool:
+            with rx.changed:
+                return any(
+                    m.kind == "summary"
+                    and not m.data["historical"]
+                    and m.data["window"]["end"] >= drained_at
+                    for m in rx.messages
+                )
+
+        assert rx.wait_for(closed_after_drain, 10)
     finally:
         live.shutdown("test over")
         rx.close()
