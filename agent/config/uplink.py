@@ -14,6 +14,8 @@ The ``[uplink]`` section::
     username = "cabinet-01"
     password_file = "/etc/edgetwin/mqtt.secret"   # the secret lives apart
     window_s = 60                   # one summary per window
+    backlog_rate_msgs_s = 20        # drain after an outage; at most inflight_max / 2
+    inflight_max = 20               #   messages per agent cycle
     outbox_max_mb = 64              # the offline buffer's bounds
     outbox_max_age_days = 7
     command_key_file = ""           # set to require HMAC-SHA256 signed commands

@@ -5,7 +5,10 @@ while the broker is reachable, handed to the link at once (live). What the
 link did not take (the broker was away, or the agent restarted) is the
 backlog: read back from the database in id order, marked historical, and
 sent at a bounded rate, only with what live traffic leaves of the in-flight
-window. Command results and events go before summaries. A message leaves
+window. The outbox is pumped once per agent cycle, so the backlog moves at
+most half the in-flight window per cycle: ``min(backlog_rate_msgs_s,
+inflight_max // 2 / cycle period)``, 10 messages/s with the defaults at
+1 Hz. Command results and events go before summaries. A message leaves
 the outbox only after the broker's PUBACK; acknowledged rows are deleted in
 batches, at most once every ``ack_delete_interval_s``.
 
