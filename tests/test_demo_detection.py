@@ -1,0 +1,96 @@
+"""The shipped demo bundle in the default configuration, over a simulated week.
+
+Every point is polled each minute (the bundle's period) so that a week of
+the closed-loop plant runs in well under a minute. The detector runs as
+configured by default: the demo bundle's normalisation and threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from agent.clock import SimClock
+from agent.config import default_text, parse_config
+from agent.config.schema import Config
+from agent.detector.stage import DetectorStage
+from agent.runtime import Agent
+from agent.store.store import Event, Store
+
+START_TS = 1_767_225_600.0
+WEEK_S = 7 * 86400.0
+POINT_PERIOD_S = 60.0
+# The twin starts from first guesses of the cabinet's constants; its
+# residuals are large until it has learned them.
+TWIN_SETTLED_H = 1.0
+
+
+def week_config(text: str) -> Config:
+    config = parse_config(text, "<test>")
+    assert config.model.enabled and config.model.bundle == ""
+    return replace(
+        config,
+        points=tuple(replace(p, period_s=POINT_PERIOD_S) for p in config.points),
+        store=replace(config.store, commit_interval_s=3600.0),
+    )
+
+
+def run_week(config: Config, tmp_path: Path) -> tuple[list[Event], list[Event]]:
+    agent = Agent(config, SimClock(start=START_TS), state_dir=tmp_path)
+    stage = agent.stages[1]
+    assert isinstance(stage, DetectorStage) and stage.detector.source == "tflite"
+    agent.run(WEEK_S)
+    assert agent.stats.stage_errors == 0
+    with Store(tmp_path / "edgetwin.db") as store:
+        return store.events("anomaly_start"), store.events("anomaly_end")
+
+
+def hours(e: Event) -> float:
+    return (e.ts - START_TS) / 3600.0
+
+
+def test_fault_free_week_raises_no_anomaly(tmp_path: Path) -> None:
+    text, n = re.subn(r"faults = \[.*?\n\]", "faults = []", default_text(), flags=re.S)
+    assert n == 1
+    starts, _ = run_week(week_config(text), tmp_path)
+    late = [(round(hours(e), 2), e.data["top"]) for e in starts]
+    late = [s for s in late if s[0] >= TWIN_SETTLED_H]
+    assert late == []
+
+
+# (fault, start h, end h, points expected among the top contributors)
+FAULTS = (
+    ("fan_stop", 30.0, 33.0, {"residual:cabinet_temp_c"}),
+    ("door_open", 54.0, 56.0, {"door_open"}),
+    pytest.param(
+        ("filter_clog", 80.0, 104.0, {"residual:cabinet_temp_c"}),
+        marks=pytest.mark.xfail(
+            strict=True,
+            reason="the twin learns the clogging filter's lost fan conductance as "
+            "the cabinet's new normal, so its residual stays near noise; the "
+            "detector flags it only about 10 min after the clog clears",
+        ),
+    ),
+    ("sensor_drift", 120.0, 132.0, {"residual:cabinet_temp_c"}),
+)
+
+
+@pytest.fixture(scope="module")
+def faulty_week(tmp_path_factory: pytest.TempPathFactory) -> list[Event]:
+    starts, _ = run_week(week_config(default_text()), tmp_path_factory.mktemp("week"))
+    return starts
+
+
+@pytest.mark.parametrize(
+    "fault", FAULTS, ids=("fan_stop", "door_open", "filter_clog", "sensor_drift")
+)
+def test_each_fault_is_detected_during_it(
+    faulty_week: list[Event], fault: tuple[str, float, float, set[str]]
+) -> None:
+    name, start_h, end_h, expected = fault
+    during = [e for e in faulty_week if start_h <= hours(e) < end_h]
+    assert during, f"{name} ({start_h} h to {end_h} h) not detected"
+    assert expected & set(during[0].data["top"]), during[0].data
