@@ -117,6 +117,8 @@ def real_i2c_params() -> list[object]:
             'EDGETWIN_HIL_I2C_CHIPS (e.g. "bme280@0x76,ina219@0x40")'
         )
         return [pytest.param(None, marks=pytest.mark.skip(reason=why), id="none")]
+    if not bus.isdigit():
+        raise ValueError(f"EDGETWIN_HIL_I2C_BUS: {bus!r} is not a bus number (0..255)")
     return [
         pytest.param((int(bus), kind, address), id=f"{kind}@0x{address:02x}")
         for kind, address in chips

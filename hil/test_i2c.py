@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.clock import SimClock
+from agent.clock import RealClock, SimClock
 from agent.config import Config, parse_config
 from agent.reading import Quality, Sample
 from agent.runtime import Agent
@@ -336,3 +336,106 @@ def test_another_chip_where_an_sht3x_should_be_is_a_clear_error(rig: Rig) -> Non
     )
     assert {s.quality for s in samples.values()} == {Quality.DEVICE_ERROR}
     assert {s.reason for s in samples.values()} == {reason}
+
+
+class ScheduledClock(SimClock):
+    """A simulated clock that runs ``actions`` once time reaches their moment."""
+
+    def __init__(self, start: float) -> None:
+        super().__init__(start=start)
+        self.actions: list[tuple[float, Callable[[], None]]] = []
+        self._lock_actions = threading.Lock()
+
+    def sleep_until(self, t: float, stop: threading.Event | None = None) -> bool:
+        with self._lock_actions:
+            due = [a for a in self.actions if a[0] <= t]
+            self.actions = [a for a in self.actions if a[0] > t]
+        for _, action in due:
+            action()
+        return super().sleep_until(t, stop)
+
+
+def test_agent_keeps_every_other_period_when_a_chip_vanishes(tmp_path: Path) -> None:
+    config = parse_config(
+        f'[agent]\nstate_dir = "{tmp_path}"\n' + DEVICES + POINTS, "hil-i2c.toml"
+    )
+    clock = ScheduledClock(START)
+    agent = Agent(config, clock, state_dir=tmp_path)
+    bus: EmulatedBus = agent.driver_ctx.shared["i2c-emulated-1"]
+    # The SHT3x falls off the bus for good after 30 s of a 120 s run.
+    clock.actions.append((START + 29.5, lambda: bus.chips[0x44].fail(None)))
+    agent.run(120)
+
+    with Store(tmp_path / "edgetwin.db") as store:
+        readings = list(store.iter_readings())
+        faults = store.events("fault")
+        cleared = store.events("fault_cleared")
+    by_point: dict[str, list] = {}
+    for r in readings:
+        by_point.setdefault(r.point, []).append(r)
+
+    # Every other point: each period slot read, all good.
+    for p in config.points:
+        if p.device == "air":
+            continue
+        got = by_point[p.name]
+        assert [r.ts for r in got] == [
+            START + i * p.period_s for i in range(int(120 / p.period_s))
+        ], p.name
+        assert {r.quality for r in got} == {Quality.GOOD}, p.name
+
+    # The vanished chip: still polled on its period, bad from then on.
+    for name in ("ambient_temp_c", "ambient_rh"):
+        got = by_point[name]
+        assert [r.ts for r in got] == [START + 2 * i for i in range(60)]
+        assert {r.quality for r in got if r.ts < START + 30} == {Quality.GOOD}
+        late = [r for r in got if r.ts >= START + 30]
+        assert {r.quality for r in late} == {Quality.DEVICE_ERROR}
+    # The store keeps each reading's quality; the reason is in the outage
+    # event, recorded once, when it starts.
+    assert [(e.ts, e.message) for e in faults] == [
+        (
+            START + 30,
+            "device 'air' not answering: SHT3x at 0x44: I/O error after 3 "
+            "attempts: [Errno 121] Remote I/O error: '0x44'",
+        )
+    ]
+    assert cleared == []
+    assert Counter(r.point for r in readings)["cabinet_temp_c"] == 120
+
+
+# The points read from each kind of real chip.
+REAL_POINTS = {
+    "bme280": ("temperature", "pressure", "humidity"),
+    "sht3x": ("temperature", "humidity"),
+    "ads1115": ("a0",),
+    "ina219": ("bus_voltage", "shunt_voltage", "current", "power"),
+}
+
+
+def real_config(bus: int, kind: str, address: int) -> Config:
+    """Return a configuration with one real ``kind`` chip and all its points."""
+    points = ""
+    for q in REAL_POINTS[kind]:
+        what = f'channel = "{q}"' if kind == "ads1115" else f'quantity = "{q}"'
+        points += f'[[points]]\nname = "{q}"\ndevice = "chip"\n{what}\n'
+    text = (
+        f'[[devices]]\nname = "chip"\nkind = "{kind}"\nbus = {bus}\n'
+        f"address = 0x{address:02x}\nretries = 2\n{points}"
+    )
+    return parse_config(text, "hil-real-i2c.toml")
+
+
+def test_real_chip_reads_plausible_values(
+    real_i2c_chip: tuple[int, str, int],
+) -> None:
+    bus, kind, address = real_i2c_chip
+    config = real_config(bus, kind, address)
+    # A real chip measures in real time: the driver's waits must be real.
+    ctx = DriverContext(clock=RealClock(), config=config)
+    with kinds()[kind].open(config.device("chip"), ctx) as dev:
+        samples = dev.read(config.points)
+    for p, s in zip(config.points, samples, strict=True):
+        assert s.quality is Quality.GOOD, (p.name, s.reason)
+        low, high = PLAUSIBLE[p.name]
+        assert s.value is not None and low <= s.value <= high, (p.name, s.value)
