@@ -136,9 +136,11 @@ def check_loop_back(config: Config, device: GpioDevice, timeout_s: float) -> Non
     assert wait_for(lambda: device.read([loop_in])[0].value == 0.0, timeout_s)
     for level in (1.0, 0.0, 1.0, 0.0):
         assert device.write(out, level) == level
-        seen = wait_for(
-            lambda lv=level: device.read([loop_in])[0].value == lv, timeout_s
-        )
+
+        def follows(level: float = level) -> bool:
+            return device.read([loop_in])[0].value == level
+
+        seen = wait_for(follows, timeout_s)
         assert seen, f"loop_in did not follow loop_out to {level:g} in {timeout_s} s"
 
 
