@@ -36,8 +36,9 @@ def test_demo_bundle_loads_and_matches_its_hash() -> None:
     assert model.runtime == "ai_edge_litert.interpreter"
     assert model.meta.sha256 == sha256_of(DEMO_BUNDLE / "model.tflite")
     assert (DEMO_BUNDLE / "model.tflite").stat().st_size < 100_000
-    score, per_feature = model.score(np.zeros((model.meta.window, 5)))
-    assert score >= 0 and per_feature.shape == (5,)
+    n = len(model.meta.features)
+    score, per_feature = model.score(np.zeros((model.meta.window, n)))
+    assert score >= 0 and per_feature.shape == (n,)
 
 
 def test_missing_directory(tmp_path: Path) -> None:
@@ -73,17 +74,21 @@ def test_not_json(bundle: Path) -> None:
 
 
 def test_normalisation_length_must_match_features(bundle: Path) -> None:
+    n = len(read_bundle(bundle)[1].features)
     edit_meta(bundle, mean=[1.0, 2.0])
-    with pytest.raises(ModelError, match="mean: expected a list of 5 numbers"):
+    with pytest.raises(ModelError, match=f"mean: expected a list of {n} numbers"):
         read_bundle(bundle)
 
 
 def test_wrong_input_shape(bundle: Path) -> None:
-    edit_meta(bundle, window=7)
+    meta = read_bundle(bundle)[1]
+    n, width = len(meta.features), meta.window * len(meta.features)
+    edit_meta(bundle, window=meta.window + 1)
     with pytest.raises(ModelError) as e:
         Int8Model(bundle)
-    assert "input shape [1, 100] does not fit the metadata" in str(e.value)
-    assert "window 7 x 5 features = [1, 35]" in str(e.value)
+    assert f"input shape [1, {width}] does not fit the metadata" in str(e.value)
+    w = meta.window + 1
+    assert f"window {w} x {n} features = [1, {w * n}]" in str(e.value)
 
 
 def test_not_a_model(bundle: Path) -> None:
@@ -110,7 +115,7 @@ def test_without_runtime_the_stage_falls_back_to_statistical(
     bundle: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     meta, _, source = load_scorer(bundle, NO_RUNTIME)
-    assert source == "statistical" and meta.window == 20
+    assert source == "statistical" and meta.window == read_bundle(bundle)[1].window
     assert "scoring with the statistical fallback instead" in caplog.text
     stage = DetectorStage(ModelConfig(enabled=True, bundle=str(bundle)), NO_RUNTIME)
     assert stage.detector.source == "statistical"

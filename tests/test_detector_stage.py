@@ -1,4 +1,4 @@
-"""The detector in the running agent: learns, then flags the plant's fan stopping."""
+"""The detector in the running agent: learns on the device, then flags the fan stopping."""
 
 from __future__ import annotations
 
@@ -70,9 +70,10 @@ def site_config(tmp_path: Path) -> Path:
         flags=re.S,
     )
     text = text.replace('state_dir = "/var/lib/edgetwin"', f'state_dir = "{tmp_path}"')
-    text = re.sub(
-        r"\[model\]\nenabled = false", "[model]\nenabled = true\nlearn_s = 7200", text
-    )
+    # Open loop: the fan held at its safe full duty, so that the detector
+    # learns on the device (two hours) what a running fan looks like.
+    text = text.replace("learn_s = 0\n", "learn_s = 7200\n")
+    text = text.replace("[control]\nenabled = true", "[control]\nenabled = false")
     path = tmp_path / "site.toml"
     path.write_text(text)
     return path
