@@ -78,3 +78,57 @@ class SimClock:
         with self._lock:
             self._now = max(self._now, t)
         return True
+
+
+class PacedClock:
+    """Simulated time that jumps to each deadline until ``pace`` is called, then flows.
+
+    A day offline is simulated by jumping (no real waiting); what follows,
+    such as draining a backlog to a real broker, must run in a time base
+    consistent with the broker's acknowledgements: after ``pace(speed)``
+    agent time flows at ``speed`` times real time, so that a late cycle
+    shows its lag.
+    """
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:
+        self._lock = threading.Lock()
+        self._now = float(start)
+        self._speed: float | None = None
+        self._real_origin = 0.0
+
+    @property
+    def speed(self) -> float | None:
+        return self._speed
+
+    def pace(self, speed: float | None) -> None:
+        """From now on run at ``speed`` times real time; None jumps again."""
+        if speed is not None and speed <= 0:
+            raise ValueError(f"speed must be positive, got {speed}")
+        with self._lock:
+            self._now = self._read()
+            self._speed = speed
+            self._real_origin = time.monotonic()
+
+    def now(self) -> float:
+        with self._lock:
+            return self._read()
+
+    def _read(self) -> float:
+        if self._speed is None:
+            return self._now
+        return self._now + (time.monotonic() - self._real_origin) * self._speed
+
+    def sleep_until(self, t: float, stop: threading.Event | None = None) -> bool:
+        if stop is not None and stop.is_set():
+            return False
+        with self._lock:
+            speed = self._speed
+            if speed is None:
+                self._now = max(self._now, t)
+                return True
+            delay_s = (t - self._read()) / speed
+        if delay_s > 0:
+            if stop is not None:
+                return not stop.wait(delay_s)
+            time.sleep(delay_s)
+        return True

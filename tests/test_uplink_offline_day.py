@@ -17,13 +17,13 @@ import itertools
 from pathlib import Path
 
 from agent.bench import reference_config
+from agent.clock import PacedClock
 from agent.config import Config
 from agent.config.schema import SiteConfig
 from agent.config.uplink import UplinkConfig
 from agent.runtime import Agent
 from agent.store.outbox import ROW_OVERHEAD_BYTES
 from agent.uplink.listen import Received, Receiver
-from agent.uplink.pacing import PacedClock
 from agent.uplink.stage import UplinkStage
 from tests.mqtt_broker import Broker
 

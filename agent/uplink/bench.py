@@ -19,10 +19,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.bench import SIGNALS
+from agent.clock import PacedClock
 from agent.config import parse_config
 from agent.errors import CommandError
 from agent.runtime import Agent, store_path
-from agent.uplink.pacing import PacedClock
 from agent.uplink.stage import UplinkStage
 
 MOSQUITTO = "/usr/sbin/mosquitto"
