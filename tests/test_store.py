@@ -249,3 +249,24 @@ def test_events_round_trip(tmp_path: Path) -> None:
         "x",
         {"n": 1},
     )
+
+
+def test_an_older_database_is_migrated_in_place(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    from agent.store.schema import MIGRATIONS
+
+    path = tmp_path / "a.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[1](sqlite_utils.Database(conn))
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute("INSERT INTO events (ts, kind, message) VALUES (1, 'x', 'kept')")
+    conn.close()
+
+    with Store(path) as store:
+        version = store.conn.execute("PRAGMA user_version").fetchone()[0]
+        indexes = {r[1] for r in store.conn.execute("PRAGMA index_list(outbox)")}
+        kept = [e.message for e in store.events()]
+    assert version == SCHEMA_VERSION
+    assert any("seq" in name for name in indexes)
+    assert kept == ["kept"]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SCHEMA_VERSION = 2
 
@@ -74,14 +76,21 @@ def current_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
-def migrate(db: sqlite_utils.Database) -> int:
+def migrate(conn: sqlite3.Connection) -> int:
     """Bring the schema up to ``SCHEMA_VERSION``, one migration per transaction.
 
     Returns the version found before migrating. Raises ``ValueError`` for a
     database written by a newer edgetwin.
     """
-    conn = db.conn
     found = current_version(conn)
+    if found == SCHEMA_VERSION:
+        return found
+    # NOTE: imported only to migrate (PLC0415): sqlite-utils and what it
+    # pulls in cost about 25 MB of resident memory, which a running agent
+    # with an up-to-date database does not need to carry.
+    import sqlite_utils  # noqa: PLC0415
+
+    db = sqlite_utils.Database(conn)
     if found > SCHEMA_VERSION:
         raise ValueError(
             f"database schema version {found} is newer than this edgetwin "

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from agent.config.schema import StoreConfig
 from agent.errors import StoreError
 from agent.reading import Reading
@@ -107,8 +105,7 @@ class Store:
             cap = self.config.max_size_mb * 1e6 - WAL_ALLOWANCE_BYTES
             self.limit_pages = max(64, int(cap / PAGE_SIZE))
             conn.execute(f"PRAGMA max_page_count = {self.limit_pages}")
-            self.db = sqlite_utils.Database(conn)
-            migrate(self.db)
+            migrate(conn)
             self._point_ids = {
                 name: pid for pid, name in conn.execute("SELECT id, name FROM points")
             }

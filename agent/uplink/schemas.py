@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from referencing import Registry, Resource
+if TYPE_CHECKING:
+    import jsonschema
+    from referencing import Registry
 
 # The kind of upstream message a topic's last part names.
 TOPIC_KINDS = {"status": "status", "summary": "summary", "event": "event"}
@@ -26,6 +27,8 @@ def _load(name: str) -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry:
+    from referencing import Registry, Resource  # noqa: PLC0415 (see validator)
+
     names = [
         p.name.removesuffix(".json")
         for p in files("agent.uplink").joinpath("schemas").iterdir()
@@ -40,6 +43,11 @@ def _registry() -> Registry:
 @cache
 def validator(name: str) -> jsonschema.Draft202012Validator:
     """Return the validator of schema ``name`` (``summary``, ``cmd_ping`` ...)."""
+    # NOTE: jsonschema is imported on first use (PLC0415): it costs about
+    # 8 MB of resident memory that an agent which never receives a command
+    # does not need.
+    import jsonschema  # noqa: PLC0415
+
     return jsonschema.Draft202012Validator(_load(name), registry=_registry())
 
 

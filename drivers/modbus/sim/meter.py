@@ -26,7 +26,6 @@ from drivers.sim.driver import shared_plant
 from drivers.sim.plant import Plant
 
 PROFILE = "energy_meter"
-SIMULATIONS = (PROFILE,)
 
 
 class PlantMeter(SimUnit):
