@@ -50,6 +50,17 @@ def test_batch_round_trip(tmp_path: Path) -> None:
     assert codec.DTYPE.itemsize == 15
 
 
+def test_plain_and_deflated_batches_both_read() -> None:
+    rows = [(i % 7, START + i / 10, 20.0 + i, i % 3) for i in range(500)]
+    t0, _, blob = codec.encode(rows)
+    plain = codec.decode(t0, blob).tobytes()
+    assert blob.startswith(codec.MARK) and len(blob) < len(plain) / 2
+    again = codec.decode(t0, plain)
+    assert again.tobytes() == plain
+    assert [int(p) for p in again["p"][:8]] == [0, 1, 2, 3, 4, 5, 6, 0]
+    assert again["v"][499] == 519.0
+
+
 def test_commits_are_batched(tmp_path: Path) -> None:
     with Store(tmp_path / "a.db", StoreConfig(commit_interval_s=5)) as store:
         commits = 0
@@ -231,7 +242,7 @@ period_s = 0.1
         # after the last line read, before the kill landed, is extra.
         assert in_db >= committed_total
         for n, blob in conn.execute("SELECT n, data FROM readings"):
-            assert len(blob) == n * codec.DTYPE.itemsize
+            assert len(codec.decode(0.0, blob)) == n
         conn.close()
         committed_total = in_db
 
