@@ -61,20 +61,17 @@ def test_fault_free_week_raises_no_anomaly(tmp_path: Path) -> None:
     assert late == []
 
 
-# (fault, start h, end h, points expected among the top contributors)
+# (fault, start h, end h, hours it may take to be detected, points expected
+# among the top contributors). Measured with the shipped bundle: fan_stop
+# 1.4 h, door_open 0.1 h, filter_clog 4.0 h (a fifth of the fan's cooling
+# lost, which only the twin's fan conductance shows: the twin learns the
+# clog as the new normal, so its residuals stay at noise), sensor_drift
+# 7.9 h (4 K off).
 FAULTS = (
-    ("fan_stop", 30.0, 33.0, {"residual:cabinet_temp_c"}),
-    ("door_open", 54.0, 56.0, {"door_open"}),
-    pytest.param(
-        ("filter_clog", 80.0, 104.0, {"residual:cabinet_temp_c"}),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="the twin learns the clogging filter's lost fan conductance as "
-            "the cabinet's new normal, so its residual stays near noise; the "
-            "detector flags it only about 10 min after the clog clears",
-        ),
-    ),
-    ("sensor_drift", 120.0, 132.0, {"residual:cabinet_temp_c"}),
+    ("fan_stop", 30.0, 33.0, 2.0, {"residual:cabinet_temp_c"}),
+    ("door_open", 54.0, 56.0, 0.5, {"door_open"}),
+    ("filter_clog", 80.0, 104.0, 6.0, {"hidden:fan_conductance_w_k"}),
+    ("sensor_drift", 120.0, 132.0, 9.0, {"residual:cabinet_temp_c"}),
 )
 
 
@@ -84,13 +81,12 @@ def faulty_week(tmp_path_factory: pytest.TempPathFactory) -> list[Event]:
     return starts
 
 
-@pytest.mark.parametrize(
-    "fault", FAULTS, ids=("fan_stop", "door_open", "filter_clog", "sensor_drift")
-)
+@pytest.mark.parametrize("fault", FAULTS, ids=[f[0] for f in FAULTS])
 def test_each_fault_is_detected_during_it(
-    faulty_week: list[Event], fault: tuple[str, float, float, set[str]]
+    faulty_week: list[Event], fault: tuple[str, float, float, float, set[str]]
 ) -> None:
-    name, start_h, end_h, expected = fault
+    name, start_h, end_h, delay_h, expected = fault
     during = [e for e in faulty_week if start_h <= hours(e) < end_h]
     assert during, f"{name} ({start_h} h to {end_h} h) not detected"
+    assert hours(during[0]) - start_h <= delay_h, (name, hours(during[0]))
     assert expected & set(during[0].data["top"]), during[0].data

@@ -1,9 +1,15 @@
 """The detector stage: rows from each frame's readings and residuals, scored.
 
 A row holds, for each feature of the bundle, the latest good value of a
-point or the twin's residual of it (``residual:POINT``). One row is taken
-per ``period_s`` of the bundle. A row with a feature missing is skipped;
-the gap is logged once when it starts and once when it ends.
+point, the twin's residual of it (``residual:POINT``) or a hidden quantity
+the twin estimates (``hidden:NAME``, such as ``hidden:fan_conductance_w_k``).
+The twin reports a hidden quantity only while the data pins it down: in
+between, the row keeps its last reported value, and until the first report
+(a fan that has run at one duty only leaves its conductance unknown) the
+centre the detector normalises it with, so that it neither adds to the
+score nor stops the other features from being scored. One row is taken per
+``period_s`` of the bundle. A row with a feature missing is skipped; the
+gap is logged once when it starts and once when it ends.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ log = logging.getLogger(__name__)
 
 DEMO_BUNDLE = Path(__file__).resolve().parents[2] / "models" / "demo"
 RESIDUAL = "residual:"
+HIDDEN = "hidden:"
 
 
 def load_scorer(
@@ -51,6 +58,9 @@ class DetectorStage:
     """Scores anomalies and raises ``anomaly_start`` / ``anomaly_end`` events."""
 
     name = "detector"
+    # Whether a hidden quantity not reported yet stands at the centre of its
+    # normalisation (else the row is skipped).
+    centre_unknown_hidden = True
 
     def __init__(
         self, config: ModelConfig, runtimes: tuple[str, ...] = RUNTIMES
@@ -68,18 +78,26 @@ class DetectorStage:
         )
         self.detector = Detector(meta, scorer, tuning, source)
         self.meta = meta
+        self._start_rows()
+        self._started_ts: float | None = None
+
+    def _start_rows(self) -> None:
+        """Start taking rows afresh: the next frame gives one."""
         self._next_row_ts: float | None = None
         self._gap: list[str] = []
-        self._started_ts: float | None = None
+        self._hidden_last: dict[str, float] = {}
+        self._hidden_waiting: set[str] = set()
 
     def row(self, frame: Frame) -> list[float] | None:
         """Return this frame's feature row, or None when a feature has no value."""
         values: list[float] = []
         missing: list[str] = []
-        for f in self.meta.features:
+        for i, f in enumerate(self.meta.features):
             if f.startswith(RESIDUAL):
                 est = frame.estimates.get(f[len(RESIDUAL) :])
                 v = None if est is None else est.residual
+            elif f.startswith(HIDDEN):
+                v = self._hidden(frame, i, f[len(HIDDEN) :])
             else:
                 r = frame.latest.get(f)
                 v = r.value if r is not None and r.ok else None
@@ -89,6 +107,32 @@ class DetectorStage:
                 values.append(float(v))
         self._note_gap(frame.ts, missing)
         return None if missing else values
+
+    def _hidden(self, frame: Frame, i: int, name: str) -> float | None:
+        """This frame's value of hidden quantity ``name`` (feature ``i``).
+
+        The twin's value, else the last one it reported, else the centre the
+        detector normalises feature ``i`` with (None if not so configured).
+        """
+        v = frame.hidden.get(name)
+        if v is not None and math.isfinite(v):
+            if name in self._hidden_waiting:
+                self._hidden_waiting.discard(name)
+                log.info("detector: the twin now reports %s (%.4g)", name, v)
+            self._hidden_last[name] = float(v)
+            return float(v)
+        last = self._hidden_last.get(name)
+        if last is not None or not self.centre_unknown_hidden:
+            return last
+        centre = float(self.detector.mean[i])
+        if name not in self._hidden_waiting:
+            self._hidden_waiting.add(name)
+            log.info(
+                "detector: the twin does not report %s yet; held at %.4g until it does",
+                name,
+                centre,
+            )
+        return centre
 
     def _note_gap(self, ts: float, missing: list[str]) -> None:
         if missing and not self._gap:
