@@ -29,11 +29,10 @@ from typing import Any
 
 from pymodbus.constants import ExcCodes
 
+from agent.bench_full import FLOAT32_POINTS, UINT16_POINTS
 from drivers.modbus import codec
 from drivers.modbus.sim import SimUnit, TcpSimServer
 
-UINT16_POINTS = 25
-FLOAT32_POINTS = 25
 PLANT_START_S = 1_767_225_600.0
 
 

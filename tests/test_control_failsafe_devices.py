@@ -45,7 +45,7 @@ from agent.control.failsafe import apply_safe_state
 from agent.pipeline import Frame
 from agent.runtime import Agent
 from drivers.base import DriverContext
-from drivers.gpio.kind import GpioDevice
+from drivers.gpio.device import GpioDevice
 from drivers.modbus.sim import SimUnit, TcpSimServer
 from drivers.sim.plant import Plant
 from tests.conftest import REPO, run_cli

@@ -15,8 +15,8 @@ from agent.errors import ConfigError, DeviceError
 from agent.reading import Quality
 from drivers.base import DriverContext
 from drivers.gpio.debounce import Debouncer
+from drivers.gpio.device import GpioDevice
 from drivers.gpio.factory import make_factory
-from drivers.gpio.kind import GpioDevice
 from drivers.registry import kinds
 
 CONFIG = """

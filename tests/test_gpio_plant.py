@@ -17,8 +17,8 @@ from agent.errors import ConfigError, DeviceError
 from agent.pipeline import Frame
 from agent.runtime import Agent
 from drivers.base import DriverContext
+from drivers.gpio.device import GpioDevice
 from drivers.gpio.emulate import PlantPin
-from drivers.gpio.kind import GpioDevice
 from drivers.registry import kinds
 from drivers.sim.driver import SimDevice
 from drivers.sim.plant import Plant, PlantParams

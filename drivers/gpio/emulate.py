@@ -25,11 +25,11 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from agent.clock import Clock
 from drivers.base import DriverContext
+from drivers.gpio.kind import PLANT_SIGNALS
 from drivers.sim.driver import shared_plant
 from drivers.sim.plant import Plant
 
 # Plant signals that are on or off, and so can drive a digital input.
-PLANT_SIGNALS = ("door_open", "heater_on")
 
 
 class PlantPin(MockPWMPin):  # type: ignore[misc]

@@ -13,11 +13,12 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
-
-from gpiozero import Factory
-from gpiozero.pins.mock import MockFactory, MockPWMPin
+from typing import TYPE_CHECKING
 
 from agent.errors import DeviceError
+
+if TYPE_CHECKING:
+    from gpiozero import Factory
 
 FACTORIES = {
     "lgpio": "gpiozero.pins.lgpio:LGPIOFactory",
@@ -37,6 +38,8 @@ HINT = (
 
 def _load(name: str) -> Factory:
     if name == "mock":
+        from gpiozero.pins.mock import MockFactory, MockPWMPin  # noqa: PLC0415
+
         return MockFactory(pin_class=MockPWMPin)
     module_name, cls_name = FACTORIES[name].split(":")
     with warnings.catch_warnings():

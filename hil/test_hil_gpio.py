@@ -20,8 +20,8 @@ from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 from agent.clock import Clock, RealClock, SimClock
 from agent.config import Config, parse_config
 from drivers.base import DriverContext
+from drivers.gpio.device import GpioDevice
 from drivers.gpio.factory import make_factory
-from drivers.gpio.kind import GpioDevice
 
 OUT_PIN = 23  # the loop-back wire on the mock board
 IN_PIN = 24
