@@ -237,6 +237,7 @@ class MqttLink:
         if reason.is_failure:
             self.last_error = f"broker refused the connection: {reason}"
             self.stats.connect_failures += 1
+            self._log_down(str(reason), refused=True)
             self._schedule_retry()
             self._notify()
             return
@@ -289,13 +290,15 @@ class MqttLink:
         if level >= mqtt.MQTT_LOG_WARNING or "failed" in text.lower():
             self.last_error = text
 
-    def _log_down(self, why: str) -> None:
+    def _log_down(self, why: str, *, refused: bool = False) -> None:
+        # Once per outage: a refusal (bad credentials) is retried like an outage.
         if not self._down_logged:
             self._down_logged = True
             log.warning(
-                "MQTT broker %s:%s is unreachable: %s; retrying with backoff",
+                "MQTT broker %s:%s %s: %s; retrying with backoff",
                 self.config.host,
                 self.config.port,
+                "refused the connection" if refused else "is unreachable",
                 why,
             )
 
