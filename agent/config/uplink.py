@@ -19,6 +19,7 @@ The ``[uplink]`` section::
     outbox_max_mb = 64              # the offline buffer's bounds
     outbox_max_age_days = 7
     command_key_file = ""           # set to require HMAC-SHA256 signed commands
+    config_trial_s = 300            # a pushed configuration must connect within this
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class UplinkConfig:
     command_key_file: str = ""
     command_max_ttl_s: float = 3600.0
     override_max_s: float = 3600.0
+    config_trial_s: float = 300.0
     topic_prefix: str = "edgetwin/v1"
 
 
@@ -111,6 +113,9 @@ def parse_uplink(t: Table) -> UplinkConfig:
             "command_max_ttl_s", d.command_max_ttl_s, min=1, max=86400 * 7
         ),
         override_max_s=t.number("override_max_s", d.override_max_s, min=1, max=86400),
+        config_trial_s=t.number(
+            "config_trial_s", d.config_trial_s, min=1, max=86400, unit="s"
+        ),
         topic_prefix=t.str("topic_prefix", d.topic_prefix),
     )
 

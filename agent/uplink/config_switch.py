@@ -8,7 +8,9 @@ SIGTERM and the service manager starts it again). The new run confirms the
 trial once the uplink is connected and cycles run (``confirm``): the marker
 and ``FILE.prev`` go. If the deadline passes first (in the new run, or
 found by ``rollback_if_expired`` at the next start after a crash),
-``FILE.prev`` is put back and the agent restarts with the old file.
+``FILE.prev`` is put back and the agent restarts with the old file. The
+deadline spans two processes, so it is kept in wall-clock time (``wall``),
+not on the agent's clock, which may be simulated.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -71,10 +74,12 @@ class ConfigSwitch:
         *,
         trial_s: float = 300.0,
         restart: Callable[[], None] = restart_self,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.path = Path(path)
         self.trial_s = trial_s
         self.restart = restart
+        self.wall = wall
 
     @property
     def on_trial(self) -> bool:
@@ -88,7 +93,7 @@ class ConfigSwitch:
             "config_hash": parse_config(text, str(self.path)).text_hash,
         }
 
-    def stage(self, text: str, now: float) -> dict[str, Any]:
+    def stage(self, text: str, now: float | None = None) -> dict[str, Any]:
         """Validate ``text``, put it in place with a trial marker, and restart.
 
         Raises ``CommandError`` naming every problem when the text is not valid.
@@ -99,6 +104,7 @@ class ConfigSwitch:
             raise CommandError(
                 "invalid configuration: " + "; ".join(exc.problems)
             ) from None
+        now = self.wall() if now is None else now
         tmp, prev, trial = _paths(self.path)
         shutil.copy2(self.path, prev)
         tmp.write_text(text, encoding="utf-8")
@@ -120,9 +126,9 @@ class ConfigSwitch:
             prev.unlink(missing_ok=True)
             log.info("%s: new configuration confirmed", self.path)
 
-    def check(self, now: float) -> bool:
+    def check(self, now: float | None = None) -> bool:
         """Roll back and restart if the trial's deadline passed; True if it did."""
-        if rollback_if_expired(self.path, now):
+        if rollback_if_expired(self.path, self.wall() if now is None else now):
             self.restart()
             return True
         return False

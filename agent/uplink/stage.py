@@ -88,7 +88,7 @@ class UplinkStage:
             overrides = self._default_override
         source = Path(ctx.config.source)
         if config_switch is None and source.is_file():
-            config_switch = ConfigSwitch(source)
+            config_switch = ConfigSwitch(source, trial_s=cfg.config_trial_s)
         self.config_switch = config_switch
         self.commands = Commands(
             store=ctx.store,
@@ -99,10 +99,11 @@ class UplinkStage:
             overrides=overrides,
             forecaster=forecaster,
             config_get=config_switch.get if config_switch else None,
-            config_set=(lambda text: config_switch.stage(text, ctx.clock.now()))
-            if config_switch
-            else None,
+            config_set=config_switch.stage if config_switch else None,
         )
+        # A pushed configuration on trial is confirmed by the first birth
+        # message; until then each cycle checks the trial's deadline.
+        self._on_trial = config_switch is not None and config_switch.on_trial
         self._birth_generation = 0
         self.link.start()
 
@@ -113,6 +114,8 @@ class UplinkStage:
         if self.link.connected and self.link.generation != self._birth_generation:
             self._birth_generation = self.link.generation
             self._birth()
+        elif self._on_trial and self.config_switch is not None:
+            self._on_trial = not self.config_switch.check()
 
         for e in frame.events:
             self._event(e)
@@ -154,6 +157,7 @@ class UplinkStage:
         )
         if self.config_switch is not None and self.config_switch.on_trial:
             self.config_switch.confirm()
+        self._on_trial = False
 
     def _event(self, e: Event) -> None:
         body = {
