@@ -28,8 +28,9 @@ META_FILE = "model.json"
 class Metadata:
     """What a bundle says about its model.
 
-    ``features`` are column names: a point name, or ``residual:POINT`` for
-    the twin's residual of that point. The model's input is one window of
+    ``features`` are column names: a point name, ``residual:POINT`` for
+    the twin's residual of that point, or ``hidden:NAME`` for a quantity the
+    twin estimates (such as ``fan_conductance_w_k``). The model's input is one window of
     ``window`` rows, oldest first, flattened row by row (``window *
     len(features)`` int8 values). Its output's first ``window *
     len(features)`` values are the reconstruction residuals in the same
