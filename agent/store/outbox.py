@@ -2,7 +2,8 @@
 
 Rows enter through ``Store.add_message`` with the batch they describe.
 Rows leave here: in batches once the broker acknowledged them, or when the
-outbox passes its size or age bound, least important and oldest first.
+outbox passes its size or age bound, least important and oldest first. A
+row too large for the broker is replaced by its parts.
 """
 
 from __future__ import annotations
@@ -58,6 +59,33 @@ def delete_seqs(store: Store, seqs: Iterable[int]) -> int:
         conn.execute("ROLLBACK")
         raise
     return n
+
+
+def replace_row(
+    store: Store, row_id: int, rows: list[tuple[float, str, int, int, bytes]]
+) -> list[OutboxRow]:
+    """Delete row ``row_id`` and insert ``rows`` (ts, topic, priority, seq, payload) in one transaction.
+
+    Returns the inserted rows, in the order given, with their new ids.
+    """
+    conn = store.conn
+    out: list[OutboxRow] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+        for ts, topic, priority, seq, payload in rows:
+            cur = conn.execute(
+                "INSERT INTO outbox (ts, topic, priority, seq, payload)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (ts, topic, priority, seq, payload),
+            )
+            assert cur.lastrowid is not None
+            out.append(OutboxRow(cur.lastrowid, ts, topic, priority, seq, payload))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return out
 
 
 def size(store: Store) -> tuple[int, int]:

@@ -14,6 +14,13 @@ batches, at most once every ``ack_delete_interval_s``.
 
 Per topic, live messages arrive in sequence order, and so do historical
 ones; a receiver puts the two streams together by sequence number.
+
+A stored message above the limit the broker gave on connecting (it was
+sized before the limit was known) is not sent: it is replaced in the
+table by its parts, with new sequence numbers, in the transaction that
+deletes it; the parts are sent after the rest of the backlog, so the
+historical stream stays in sequence order. One that cannot be split is
+dropped like any message too large.
 """
 
 from __future__ import annotations
@@ -36,6 +43,10 @@ log = logging.getLogger(__name__)
 # Room for the fixed header, the topic length and a few MQTT 5 properties.
 PACKET_OVERHEAD_BYTES = 64
 BACKLOG_BATCH = 200
+# The mapping a message on a topic leaf is split along when it is too large.
+SPLIT_KEYS = {"summary": "points"}
+# Stored messages re-split per pump at most: each is a transaction.
+SPLITS_PER_PUMP = 20
 
 
 class Link(Protocol):
@@ -105,6 +116,7 @@ class Outbox:
         self._inflight: dict[int, Message] = {}
         self._acked: dict[int, int] = {}
         self._backlog: deque[OutboxRow] = deque()
+        self._resplit: deque[OutboxRow] = deque()
         self._cursor_id = 0
         self._floor = self.seq.next
         self._generation = -1
@@ -214,7 +226,7 @@ class Outbox:
     @property
     def backlog_done(self) -> bool:
         """True once no backlog row was found on the last read."""
-        return self._backlog_done and not self._backlog
+        return self._backlog_done and not self._backlog and not self._resplit
 
     @property
     def inflight(self) -> int:
@@ -235,6 +247,7 @@ class Outbox:
             self._generation = link.generation
             self._floor = self.seq.next
             self._backlog.clear()
+            self._resplit.clear()  # now below the floor: read back from the table
             self._cursor_id = 0
             self._backlog_done = False
         dt = 0.0 if self._last_pump is None else max(0.0, now - self._last_pump)
@@ -258,11 +271,19 @@ class Outbox:
 
         # Then the backlog, within its share of the window and its rate.
         backlog_window = max(1, window // 2)
+        splits = 0
         while self._tokens >= 1.0 and len(self._inflight) < backlog_window:
             row = self._next_backlog_row()
             if row is None:
                 break
             msg = _historical(row)
+            if len(msg.topic) + len(msg.payload) > self.limit_bytes():
+                if splits == SPLITS_PER_PUMP:
+                    self._backlog.appendleft(row)
+                    break
+                self._split_stored(row)
+                splits += 1
+                continue
             mid = link.publish(msg.topic, msg.payload)
             if mid is None:
                 self._backlog.appendleft(row)
@@ -281,12 +302,37 @@ class Outbox:
                 )
                 self._backlog_done = not rows
                 if not rows:
-                    return None
+                    return self._resplit.popleft() if self._resplit else None
                 self._cursor_id = rows[-1].id
                 self._backlog.extend(rows)
             row = self._backlog.popleft()
             if row.seq not in self._acked and row.seq not in busy:
                 return row
+
+    def _split_stored(self, row: OutboxRow) -> None:
+        """Replace a stored message above the limit by its parts (none if it cannot be split)."""
+        data = json.loads(row.payload)
+        envelope = self.identity.envelope(0, 0.0)
+        body = {k: v for k, v in data.items() if k not in envelope}
+        leaf = row.topic.rpartition("/")[2]
+        parts = self._parts(row.ts, row.topic, body, SPLIT_KEYS.get(leaf))
+        new = []
+        for part in parts:
+            seq = self.seq.take()
+            payload = dumps(self.identity.envelope(seq, row.ts, **part))
+            new.append((row.ts, row.topic, row.priority, seq, payload))
+        self._resplit.extend(table.replace_row(self.store, row.id, new))
+        self.stats.queued += len(new)
+        if not new:
+            return  # dropped: _parts counted and logged it
+        log.info(
+            "%s: stored message seq %d of %d bytes is above the broker's limit;"
+            " replaced by %d parts",
+            row.topic,
+            row.seq,
+            len(row.payload),
+            len(new),
+        )
 
     def _drop_live(self) -> None:
         for queue in self._live:
