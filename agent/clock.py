@@ -43,6 +43,12 @@ class SimClock:
     With ``speed`` set, each simulated second also costs ``1 / speed`` real
     seconds, so that a demo can be watched; with ``speed=None`` time jumps
     straight to each deadline and hours pass in seconds.
+
+    The schedule belongs to the thread that first sleeps on the clock (the
+    agent's loop). Another thread that sleeps, such as a device worker
+    waiting out a sensor's conversion time, moves only its own view of time
+    forward: the agent's timestamps, and so a whole simulated run, do not
+    depend on how the threads happened to interleave.
     """
 
     def __init__(self, start: float = 1_767_225_600.0, speed: float | None = None):
@@ -53,10 +59,13 @@ class SimClock:
         self._lock = threading.Lock()
         self._real_origin = time.monotonic()
         self._sim_origin = self._now
+        self._owner: int | None = None
+        self._local = threading.local()
 
     def now(self) -> float:
         with self._lock:
-            return self._now
+            shared = self._now
+        return max(shared, getattr(self._local, "t", shared))
 
     def advance(self, seconds: float) -> None:
         """Move time forward by ``seconds`` at once (tests use this)."""
@@ -75,8 +84,14 @@ class SimClock:
                         return False
                 else:
                     time.sleep(delay)
+        me = threading.get_ident()
         with self._lock:
-            self._now = max(self._now, t)
+            if self._owner is None:
+                self._owner = me
+            if me == self._owner:
+                self._now = max(self._now, t)
+                return True
+        self._local.t = max(self.now(), t)
         return True
 
 

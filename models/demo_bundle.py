@@ -5,12 +5,8 @@ twin, closed-loop control) runs on a simulated clock with the plant's
 faults removed; a recording stage after the others takes one row of
 features per ``period_s``, built exactly as the detector stage builds its
 rows. The rows are fitted and quantized as ``models.train`` does. The
-plant, the clock and the fit are seeded.
-
-XXX: the recording is still not bit-for-bit repeatable: the order in which
-the device threads read the plant, whose noise comes from one random
-generator, varies from run to run, so two builds differ slightly (their
-thresholds by up to a factor of two).
+plant's noise is seeded by time, the clock is simulated and the fit is in
+closed form, so the same code gives the same bundle, byte for byte.
 
 Run it with ``python -m models.demo_bundle OUTDIR``.
 """

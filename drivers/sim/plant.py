@@ -91,7 +91,6 @@ class Plant:
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
-        self._rng = np.random.default_rng(self.seed)
         self.t0_s: float | None = None
 
     # -- inputs the actuators drive -------------------------------------
@@ -193,7 +192,10 @@ class Plant:
             self.advance_to(t_s)
             s = self._state(t_s)
             p = self.params
-            n = self._rng.normal
+            # Noise is drawn from a generator seeded by the time looked at,
+            # not from one running sequence: which device thread reads
+            # first must not change what any of them sees.
+            n = np.random.default_rng([self.seed, round(t_s * 1000)]).normal
             amb = self.ambient_c(t_s)
             cab = s.cabinet_c
             drift = self.fault_active("sensor_drift", t_s)
