@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -63,8 +64,15 @@ def to_int8_tflite(
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     conv.inference_input_type = tf.int8
     conv.inference_output_type = tf.int8
-    # The converter prints its saved-model summary on stdout; keep output clean.
-    with contextlib.redirect_stdout(io.StringIO()):
+    # The converter prints its saved-model summary on stdout, logs through
+    # TensorFlow's logger and warns about statistics it does not need (the
+    # input range comes from the representative data): keep output clean.
+    tf.get_logger().setLevel("ERROR")
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
         return bytes(conv.convert())
 
 
