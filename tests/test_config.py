@@ -207,3 +207,10 @@ def test_twin_names_must_be_configured() -> None:
         "site.toml: twin.thermal.temperature: 'cabinet_t' is not a configured "
         "point (known: "
     )
+
+
+def test_uplink_needs_a_site() -> None:
+    assert problems("[uplink]\nenabled = true\n") == [
+        "site.toml: site: is required with uplink.enabled (site and device name "
+        "the MQTT topics; the built-in demo-site/cabinet-01 would mix sites up)"
+    ]

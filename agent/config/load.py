@@ -76,6 +76,12 @@ def _build(root: Table, problems: Problems, source: str) -> Config:
 
     # Sections that stand alone.
     site = _site(root.table("site"))
+    if not root.has("site") and root.table("uplink").raw("enabled") is True:
+        problems.add(
+            "site",
+            "is required with uplink.enabled (site and device name the MQTT "
+            "topics; the built-in demo-site/cabinet-01 would mix sites up)",
+        )
     agent = _agent(root.table("agent"))
     store = _store(root.table("store"))
     twin = parse_twin(root.table("twin"))

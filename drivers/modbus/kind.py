@@ -237,6 +237,8 @@ class TcpKind(_ModbusKind):
                 transport="tcp", target="", simulate=simulate, **_common(t)
             )
         host = t.str("host", required=True)
+        if t.has("host") and not host.strip():
+            t.error("host", "is empty (give the device's address, e.g. 192.168.1.20)")
         port = t.int("port", 502, min=1, max=65535)
         return ModbusOptions(
             transport="tcp", target=f"{host}:{port}", host=host, port=port, **_common(t)
