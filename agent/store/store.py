@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -94,7 +95,9 @@ class Store:
                 self.path, isolation_level=None, check_same_thread=False
             )
         except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"{self.path}: cannot open database: {exc}") from exc
+            raise StoreError(
+                f"{self.path}: cannot open database: {open_problem(self.path, exc)}"
+            ) from exc
         try:
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -109,7 +112,12 @@ class Store:
             self._point_ids = {
                 name: pid for pid, name in conn.execute("SELECT id, name FROM points")
             }
-        except (sqlite3.Error, ValueError) as exc:
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(
+                f"{self.path}: cannot open database: {open_problem(self.path, exc)}"
+            ) from exc
+        except ValueError as exc:
             conn.close()
             raise StoreError(f"{self.path}: {exc}") from exc
         self._conn = conn
@@ -129,6 +137,8 @@ class Store:
         try:
             self.commit()
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise StoreError(write_problem(self.path, "cannot close", exc)) from exc
         finally:
             self._conn.close()
             self._conn = None
@@ -312,7 +322,7 @@ class Store:
             self._actuations[:0] = actuations
             self._outbox[:0] = outbox
             self._bound_pending()
-            raise StoreError(f"{self.path}: commit failed: {exc}") from exc
+            raise StoreError(write_problem(self.path, "commit failed", exc)) from exc
         self.stats.commits += 1
         self.stats.readings_committed += len(readings)
         log.debug(
@@ -428,8 +438,55 @@ class Store:
 
     def set_meta(self, key: str, value: str) -> None:
         """Write one meta value at once (its own small transaction)."""
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
+        try:
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(
+                write_problem(self.path, f"cannot write {key!r}", exc)
+            ) from exc
+
+
+_FIX = "the user running edgetwin must be able to write"
+
+
+def write_problem(path: Path, what: str, exc: sqlite3.Error) -> str:
+    """One line for a failed write: what failed, why, and for a read-only file what to do."""
+    line = f"{path}: {what}: {exc}"
+    if "readonly" in str(exc):
+        line += (
+            f" ({_FIX} the file, its -wal and -shm files and the directory"
+            f" {path.parent}: fix their owner or permissions, or use another"
+            " --state-dir)"
         )
+    return line
+
+
+def open_problem(path: Path, exc: Exception) -> str:
+    """Why ``path`` cannot be opened, as far as the file system tells, and what to do."""
+    parent = path.parent
+    blocker = next((d for d in parent.parents if d.exists()), None)
+    if path.is_dir():
+        why = f"it is a directory (give a file in it, e.g. {path / 'edgetwin.db'})"
+    elif not parent.exists() and blocker is not None and not blocker.is_dir():
+        why = f"{blocker} is a file, not a directory (choose another path)"
+    elif parent.exists() and not parent.is_dir():
+        why = f"{parent} is a file, not a directory (choose another path)"
+    elif not parent.is_dir():
+        why = f"directory {parent} does not exist and cannot be created ({exc})"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        why = (
+            f"directory {parent} is not writable ({exc}); {_FIX} it: fix its"
+            " owner or permissions, or use another --state-dir"
+        )
+    elif path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        why = (
+            f"the file is not readable and writable ({exc}); {_FIX} it: fix its"
+            " owner or permissions"
+        )
+    else:
+        why = str(exc)
+    return why
