@@ -84,7 +84,8 @@ def test_positive_current_and_registers_read() -> None:
     bus, values, chip = _meter(1.25, 5.0)
     before = bus.transactions[0x40]
     out = chip.measure(("current",))
-    assert bus.transactions[0x40] == before + 2  # bus voltage (flags) and current
+    # The calibration check, the bus voltage (its flags) and the current.
+    assert bus.transactions[0x40] == before + 3
     assert out["current"].value == pytest.approx(1.25, abs=2 * 3.2 / 32768)
     values["current_a"] = -2.0
     assert chip.measure(("current",))["current"].value == pytest.approx(

@@ -44,6 +44,10 @@ MODE_CONTINUOUS = 0b111
 QUANTITIES = ("bus_voltage", "shunt_voltage", "current", "power")
 
 
+# One 12-bit conversion of shunt and bus voltage (datasheet: 532 µs each).
+CONVERSION_S = 2 * 532e-6
+
+
 def calibration(shunt_ohm: float, max_current_a: float) -> tuple[int, float]:
     """Return the calibration register value and the current LSB in A.
 
@@ -141,11 +145,14 @@ class Ina219:
 
     def measure(self, quantities: tuple[str, ...] = QUANTITIES) -> dict[str, Sample]:
         """Read the registers behind ``quantities``; ``OSError`` on a bus error."""
-        # XXX: a chip that lost power between two reads without a bus error
-        # comes back with calibration 0 and reads zero current until the next
-        # set-up; catching that costs one more transaction per reading.
         out: dict[str, Sample] = {}
         needs_flags = "current" in quantities or "power" in quantities
+        # A chip that lost power between two reads, without a bus error, comes
+        # back with calibration 0 and would read 0 A: one more transaction a
+        # reading notices it, and the set-up is done again before measuring.
+        if needs_flags and self._read(REG_CALIBRATION) != self.cal:
+            self.setup()
+            self.clock.sleep_until(self.clock.now() + CONVERSION_S)
         bus = None
         if "bus_voltage" in quantities or needs_flags:
             bus = BusVoltage.decode(self._read(REG_BUS))
