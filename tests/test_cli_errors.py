@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from agent.errors import StoreError
+from agent.cli.main import EXIT_BROKEN_PIPE, build_parser, main
+from agent.errors import EdgetwinError, StoreError
+from agent.reading import Quality, Reading
 from agent.store.store import Store
+from tests.conftest import REPO
 
 
 def test_a_read_only_database_names_the_file_and_the_fix(tmp_path: Path) -> None:
@@ -58,3 +63,124 @@ def test_an_unwritable_state_directory_says_so(tmp_path: Path) -> None:
     finally:
         tmp_path.chmod(0o755)
     assert f"directory {tmp_path} is not writable" in str(info.value)
+
+
+# -- the command line -----------------------------------------------------------
+
+START = 1_796_400_000.0
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "edgetwin.db"
+    with Store(path) as store:
+        store.add_readings(
+            Reading(START + s, f"p{i:02d}", 20.0 + i, Quality.GOOD)
+            for s in range(600)
+            for i in range(20)
+        )
+    return path
+
+
+def fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run the command; it must exit 2 with one line on stderr, which is returned."""
+    try:
+        status = main(list(argv))
+    except SystemExit as exc:
+        status = exc.code  # type: ignore[assignment]
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert len(err.splitlines()) == 1, err
+    assert "Traceback" not in err
+    return err.rstrip("\n")
+
+
+def test_export_to_a_missing_directory(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "nowhere" / "x.csv"
+    err = fails(capsys, "export", "--db", str(db), "-o", str(target))
+    assert err == (
+        f"edgetwin: export: -o {target}: directory {target.parent} does not exist"
+        " (create it first)"
+    )
+
+
+def test_export_to_a_directory(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = fails(capsys, "export", "--db", str(db), "-o", str(tmp_path))
+    assert err == (
+        f"edgetwin: export: -o {tmp_path}: is a directory"
+        f" (give a file name, e.g. {tmp_path / 'readings.csv'})"
+    )
+
+
+def test_export_from_after_to(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = fails(
+        capsys, "export", "--db", str(db), "--from", "2026-12-05", "--to", "2026-12-04"
+    )
+    assert err == (
+        "edgetwin: export: the start 2026-12-05T00:00:00+00:00 is not before --to"
+        " 2026-12-04T00:00:00+00:00; nothing to export (swap them?)"
+    )
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "tomorrow"])
+def test_export_time_not_a_time(
+    db: Path, bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = fails(capsys, "export", "--db", str(db), "--to", bad)
+    assert err.startswith(f"edgetwin export: argument --to: {bad!r} is not a time")
+
+
+def test_export_since_with_from(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = fails(capsys, "export", "--db", str(db), "--since", "1h", "--from", "0")
+    assert err == "edgetwin: export: give --since or --from, not both"
+
+
+def test_export_help_names_the_columns_as_written(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["export", "--db", str(db), "--to", str(START + 1)]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header == "time,ts,point,value,quality"
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert header in capsys.readouterr().out
+
+
+def test_export_into_a_closed_pipe_stops_quietly(db: Path) -> None:
+    # Like `edgetwin export | head -1`: the reader leaves after one line.
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent", "export", "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == b"time,ts,point,value,quality\r\n"
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == EXIT_BROKEN_PIPE
+    assert err == b""
+
+
+def test_debug_and_log_level_after_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = build_parser()
+    args = parser.parse_args(["status", "--debug", "--log-level", "error"])
+    assert (args.debug, args.log_level) == (True, "error")
+    args = parser.parse_args(["--debug", "--log-level", "warning", "status"])
+    assert (args.debug, args.log_level) == (True, "warning")
+    args = parser.parse_args(["status"])
+    assert (args.debug, args.log_level) == (False, "info")
+    args = parser.parse_args(["bench", "pipeline", "--debug"])
+    assert args.debug is True
+    missing = tmp_path / "none.db"
+    with pytest.raises(EdgetwinError):
+        main(["status", "--db", str(missing), "--debug"])
+    err = fails(capsys, "status", "--db", str(missing))
+    assert err.startswith(f"edgetwin: {missing}: no database here")
