@@ -184,3 +184,44 @@ def test_debug_and_log_level_after_the_command(
         main(["status", "--db", str(missing), "--debug"])
     err = fails(capsys, "status", "--db", str(missing))
     assert err.startswith(f"edgetwin: {missing}: no database here")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["bench", "pipeline", "--rate", "0"],
+            "argument --rate: '0' is not a number above 0",
+        ),
+        (
+            ["bench", "pipeline", "--hours", "0"],
+            "argument --hours: '0' is not a number above 0",
+        ),
+        (
+            ["bench", "pipeline", "--hours", "-1"],
+            "argument --hours: '-1' is not a number above 0",
+        ),
+        (
+            ["bench", "pipeline", "--points", "2.5"],
+            "argument --points: '2.5' is not a whole number above 0",
+        ),
+        (
+            ["bench", "uplink", "--messages", "0"],
+            "argument --messages: '0' is not a whole number above 0",
+        ),
+        (
+            ["bench", "control", "--period", "nan"],
+            "argument --period: 'nan' is not a number above 0",
+        ),
+        (
+            ["bench", "twin", "--cycles", "-3"],
+            "argument --cycles: '-3' is not a whole number above 0",
+        ),
+    ],
+)
+def test_bench_takes_only_positive_sizes(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    prog = " ".join(argv[:2])
+    err = fails(capsys, *argv)
+    assert err == f"edgetwin {prog}: {message} (see edgetwin {prog} --help)"

@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from agent.cli.common import out
+from agent.cli.common import out, positive_float
 from agent.control import bench
 
 
@@ -20,9 +20,14 @@ def register(which: argparse._SubParsersAction) -> None:
         "example:\n  edgetwin bench control --days 7",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--days", type=float, default=7.0, help="simulated days (default 7)")
     p.add_argument(
-        "--period", type=float, default=30.0, help="poll period in s (default 30)"
+        "--days", type=positive_float, default=7.0, help="simulated days (default 7)"
+    )
+    p.add_argument(
+        "--period",
+        type=positive_float,
+        default=30.0,
+        help="poll period in s (default 30)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=run)

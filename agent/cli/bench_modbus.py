@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from agent.cli.common import out, progress
+from agent.cli.common import out, positive_int, progress
 from drivers.modbus import bench
 
 HELP = """\
@@ -32,13 +32,13 @@ def register(which: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--transactions",
-        type=int,
+        type=positive_int,
         default=300,
         help="transactions timed per baud rate (default 300)",
     )
     p.add_argument(
         "--baud",
-        type=int,
+        type=positive_int,
         action="append",
         metavar="N",
         help="baud rate to time; repeat for several (default 9600 and 115200)",

@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from agent.cli.common import out, progress
+from agent.cli.common import out, positive_int, progress
 
 
 def register(which: argparse._SubParsersAction) -> None:
@@ -30,7 +30,9 @@ def register(which: argparse._SubParsersAction) -> None:
         help="SKAB directory (default: $EDGETWIN_SKAB_DIR, "
         "else /work/shared/data/skab)",
     )
-    p.add_argument("--files", type=int, metavar="N", help="only the first N files")
+    p.add_argument(
+        "--files", type=positive_int, metavar="N", help="only the first N files"
+    )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=run_skab)
 

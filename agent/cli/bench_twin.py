@@ -6,7 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
-from agent.cli.common import out
+from agent.cli.common import out, positive_int
 from agent.twin import bench
 
 
@@ -20,7 +20,10 @@ def register(which: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--cycles", type=int, default=20_000, help="cycles to time (default 20000)"
+        "--cycles",
+        type=positive_int,
+        default=20_000,
+        help="cycles to time (default 20000)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     p.set_defaults(func=run)

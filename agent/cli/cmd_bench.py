@@ -8,7 +8,7 @@ from dataclasses import asdict
 
 from agent import bench
 from agent.cli import bench_control, bench_modbus, bench_skab, bench_twin
-from agent.cli.common import out, progress
+from agent.cli.common import out, positive_float, positive_int, progress
 
 HELP = """\
 Measure the whole pipeline on the reference workload (50 points at 1 Hz) on
@@ -44,13 +44,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     which = p.add_subparsers(dest="bench", metavar="WHAT")
     pp = which.add_parser("pipeline", help="the whole pipeline (the default)")
     pp.add_argument(
-        "--hours", type=float, default=1.0, help="simulated hours (default 1)"
+        "--hours", type=positive_float, default=1.0, help="simulated hours (default 1)"
     )
     pp.add_argument(
-        "--points", type=int, default=50, help="number of points (default 50)"
+        "--points", type=positive_int, default=50, help="number of points (default 50)"
     )
     pp.add_argument(
-        "--rate", type=float, default=1.0, help="polls per second per point (default 1)"
+        "--rate",
+        type=positive_float,
+        default=1.0,
+        help="polls per second per point (default 1)",
     )
     pp.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     pp.add_argument(
@@ -59,7 +62,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="Modbus TCP, twin, model, store and uplink (see above)",
     )
     pp.add_argument(
-        "--minutes", type=float, default=5.0, help="--full: real minutes (default 5)"
+        "--minutes",
+        type=positive_float,
+        default=5.0,
+        help="--full: real minutes (default 5)",
     )
     pp.add_argument(
         "--accelerated",
@@ -67,7 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="--full: simulated clock for --hours instead of real time",
     )
     pp.add_argument(
-        "--window-s", type=float, default=10.0, help="--full: summary window (10)"
+        "--window-s",
+        type=positive_float,
+        default=10.0,
+        help="--full: summary window (10)",
     )
     pp.add_argument(
         "--bundle",
@@ -84,8 +93,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "example:\n  edgetwin bench uplink --hours 24",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    pu.add_argument("--hours", type=float, default=24.0, help="hours buffered (24)")
-    pu.add_argument("--messages", type=int, default=5000, help="QoS 1 publishes")
+    pu.add_argument(
+        "--hours", type=positive_float, default=24.0, help="hours buffered (24)"
+    )
+    pu.add_argument(
+        "--messages", type=positive_int, default=5000, help="QoS 1 publishes"
+    )
     pu.set_defaults(func=run_uplink)
     bench_twin.register(which)
     bench_modbus.register(which)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from pathlib import Path
@@ -59,3 +60,25 @@ def progress(line: str) -> None:
     """Report progress of long work on stderr, leaving stdout to the results."""
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
+
+
+def positive_float(text: str) -> float:
+    """A finite number above zero (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number above 0")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number above zero (an argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return value
