@@ -225,3 +225,23 @@ def test_bench_takes_only_positive_sizes(
     prog = " ".join(argv[:2])
     err = fails(capsys, *argv)
     assert err == f"edgetwin {prog}: {message} (see edgetwin {prog} --help)"
+
+
+@pytest.mark.parametrize(
+    ("site", "why"),
+    [("a/#", "contains # /"), ("+", "contains +"), ("", "is empty")],
+)
+def test_listen_site_is_one_topic_level(
+    site: str, why: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Port 9 (discard) on loopback: the check comes before any connection.
+    err = fails(capsys, "listen", "--site", site, "--port", "9", "--timeout", "1s")
+    assert err == (
+        f"edgetwin listen: argument --site: {site!r} {why}; a site is one topic"
+        " level without '/', '+' or '#' (e.g. plant-a) (see edgetwin listen --help)"
+    )
+
+
+def test_listen_prefix_has_no_wildcards(capsys: pytest.CaptureFixture[str]) -> None:
+    err = fails(capsys, "listen", "--site", "a", "--prefix", "edgetwin/#")
+    assert "argument --prefix: 'edgetwin/#' is not a topic prefix" in err

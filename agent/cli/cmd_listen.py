@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from agent.cli.common import duration, out
+from agent.cli.common import duration, out, positive_int
 from agent.errors import CommandError
 from agent.uplink.listen import Received, Receiver
 
@@ -37,20 +37,47 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--host", default="127.0.0.1", help="broker (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=1883, help="broker port (default 1883)")
-    p.add_argument("--site", required=True, help="the site to subscribe to")
     p.add_argument(
-        "--prefix", default="edgetwin/v1", help="topic prefix (default edgetwin/v1)"
+        "--site", required=True, type=site_name, help="the site to subscribe to"
+    )
+    p.add_argument(
+        "--prefix",
+        default="edgetwin/v1",
+        type=topic_prefix,
+        help="topic prefix (default edgetwin/v1)",
     )
     p.add_argument(
         "--store", metavar="FILE", help="store messages in this SQLite file instead"
     )
     p.add_argument(
-        "--count", type=int, metavar="N", help="stop after N accepted messages"
+        "--count", type=positive_int, metavar="N", help="stop after N accepted messages"
     )
     p.add_argument(
         "--timeout", type=duration, metavar="TIME", help="stop after TIME (e.g. 30s)"
     )
     p.set_defaults(func=listen)
+
+
+def site_name(text: str) -> str:
+    """A site name as one topic level: not empty, no '/', '+' or '#'."""
+    bad = sorted({c for c in text if c in "/+#"})
+    if not text or bad:
+        why = "is empty" if not text else f"contains {' '.join(bad)}"
+        raise argparse.ArgumentTypeError(
+            f"{text!r} {why}; a site is one topic level without '/', '+' or '#'"
+            " (e.g. plant-a)"
+        )
+    return text
+
+
+def topic_prefix(text: str) -> str:
+    """Topic levels without wildcards, e.g. edgetwin/v1."""
+    if not text or "+" in text or "#" in text or "" in text.split("/"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a topic prefix: levels separated by '/', none empty,"
+            " no '+' or '#' (e.g. edgetwin/v1)"
+        )
+    return text
 
 
 def describe(m: Received) -> str:
@@ -111,10 +138,11 @@ def listen(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        if not rx.wait_for(lambda: rx.subscribed, 10.0):
+        confirm_s = 10.0 if args.timeout is None else min(10.0, args.timeout)
+        if not rx.wait_for(lambda: rx.subscribed, confirm_s):
             raise CommandError(
                 f"listen: {args.host}:{args.port} did not confirm the subscription"
-                " within 10 s"
+                f" within {confirm_s:g} s"
             )
         sys.stderr.write(f"listening on {rx.topic}\n")
         sys.stderr.flush()
