@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.cli.main import EXIT_BROKEN_PIPE, build_parser, main
+from agent.config import default_text
 from agent.errors import EdgetwinError, StoreError
 from agent.reading import Quality, Reading
 from agent.store.store import Store
@@ -245,3 +246,44 @@ def test_listen_site_is_one_topic_level(
 def test_listen_prefix_has_no_wildcards(capsys: pytest.CaptureFixture[str]) -> None:
     err = fails(capsys, "listen", "--site", "a", "--prefix", "edgetwin/#")
     assert "argument --prefix: 'edgetwin/#' is not a topic prefix" in err
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Path:
+    """The built-in simulated plant as a configuration file (heater binary, fan analog)."""
+    path = tmp_path / "edgetwin.toml"
+    path.write_text(default_text(), encoding="utf-8")
+    return path
+
+
+def test_actuate_a_binary_actuator_takes_0_or_1(
+    site: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["-c", str(site), "--state-dir", str(tmp_path)]
+    err = fails(capsys, "actuate", "heater", "0.5", *common)
+    assert err == (
+        "edgetwin: override: heater: value 0.5 is not allowed for a binary actuator"
+        " (0 for off or 1 for on)"
+    )
+    assert not list((tmp_path / "overrides").glob("*"))
+    assert main(["actuate", "heater", "1", *common]) == 0
+    assert main(["actuate", "fan", "0.5", *common]) == 0
+    assert len(list((tmp_path / "overrides").glob("*.json"))) == 2
+
+
+def test_explain_an_unknown_actuator_lists_the_known_ones(
+    site: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = fails(capsys, "explain", "pump", "-c", str(site), "--db", str(db))
+    assert (
+        err
+        == "edgetwin: explain: actuator 'pump' is not configured (known: fan, heater)"
+    )
+
+
+@pytest.mark.parametrize("n", ["0", "-3"])
+def test_explain_last_is_above_0(
+    n: str, site: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    err = fails(capsys, "explain", "heater", "--last", n, "--db", str(db))
+    assert err.startswith(f"edgetwin explain: argument --last: '{n}' is not a whole")

@@ -260,6 +260,14 @@ def test_override_is_checked(loop: Loop) -> None:
         loop.ctl.override("fan", 2, 60, "x")
     with pytest.raises(CommandError, match=r"duration 0 s is not allowed"):
         loop.ctl.override("fan", 1, 0, "x")
+    with pytest.raises(
+        CommandError,
+        match=r"^override: heater: value 0.5 is not allowed for a binary actuator"
+        r" \(0 for off or 1 for on\)$",
+    ):
+        loop.ctl.override("heater", 0.5, 60, "x")
+    # An analog actuator takes any value in its range.
+    assert loop.ctl.override("fan", 0.5, 60, "x").endswith("within its envelope")
 
 
 def test_interlock_beats_override(loop: Loop) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from agent.cli.common import add_config_arg, duration, out, resolve_config, state_dir
 from agent.control import overrides as ov
+from agent.control.controller import check_binary
 from agent.errors import CommandError
 
 HELP = """\
@@ -80,6 +81,7 @@ def actuate(args: argparse.Namespace) -> int:
     )
     limits = {a.name: (a.min, a.max) for a in config.actuators}
     ov.check_request(req, limits, config.control.max_override_s)
+    check_binary(req.actuator, req.value, config.actuators)
     directory = Path(state_dir(args, config)) / config.control.overrides_dir
     path = ov.submit(directory, req)
     what = "release" if req.value is None else f"{req.value:g} for {req.duration_s:g} s"

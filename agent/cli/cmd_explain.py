@@ -6,9 +6,9 @@ import argparse
 import json
 
 from agent.cli.cmd_export import open_store
-from agent.cli.common import add_config_arg, out, resolve_config
+from agent.cli.common import add_config_arg, out, positive_int, resolve_config
 from agent.control.explain import explain
-from agent.errors import EdgetwinError
+from agent.errors import CommandError, EdgetwinError
 from agent.store.store import Actuation
 
 HELP = """\
@@ -35,7 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("actuator", metavar="ACTUATOR", help="the actuator's name")
     p.add_argument(
-        "--last", type=int, default=1, metavar="N", help="explain the last N writes"
+        "--last",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="explain the last N writes (default 1)",
     )
     p.set_defaults(func=explain_cmd)
 
@@ -43,11 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def explain_cmd(args: argparse.Namespace) -> int:
     config = resolve_config(args)
     cfg = next((a for a in config.actuators if a.name == args.actuator), None)
+    if cfg is None:
+        known = ", ".join(sorted(a.name for a in config.actuators)) or "none"
+        raise CommandError(
+            f"explain: actuator {args.actuator!r} is not configured (known: {known})"
+        )
     with open_store(args) as store:
         rows = store.conn.execute(
             "SELECT ts, actuator, value, requested, source, reason, data FROM actuations"
             " WHERE actuator = ? ORDER BY id DESC LIMIT ?",
-            (args.actuator, max(1, args.last)),
+            (args.actuator, args.last),
         ).fetchall()
     if not rows:
         raise EdgetwinError(f"explain: no writes of {args.actuator!r} are recorded")

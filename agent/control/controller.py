@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +37,21 @@ if TYPE_CHECKING:
     from agent.stages import StageContext
 
 log = logging.getLogger(__name__)
+
+
+def check_binary(
+    actuator: str, value: float | None, actuators: Iterable[ActuatorConfig]
+) -> None:
+    """Raise ``CommandError`` when a binary actuator is asked for other than 0 or 1."""
+    cfg = next((a for a in actuators if a.name == actuator), None)
+    if cfg is None or cfg.kind != "binary" or value is None:
+        return
+    if value not in (0.0, 1.0):
+        raise CommandError(
+            f"override: {actuator}: value {value:g} is not allowed for a binary"
+            " actuator (0 for off or 1 for on)"
+        )
+
 
 EPS = 1e-9
 
@@ -98,6 +113,7 @@ class Controller:
             requested_at=self.clock.now(),
         )
         ov.check_request(req, self._limits(), self.config.control.max_override_s)
+        check_binary(req.actuator, req.value, self.config.actuators)
         with self._lock:
             self._inbox.append(req)
         return (
