@@ -287,3 +287,17 @@ def test_explain_last_is_above_0(
 ) -> None:
     err = fails(capsys, "explain", "heater", "--last", n, "--db", str(db))
     assert err.startswith(f"edgetwin explain: argument --last: '{n}' is not a whole")
+
+
+def test_init_writes_a_text_file_ending_in_one_newline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "edgetwin.toml"
+    assert main(["init", str(path)]) == 0
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    capsys.readouterr()
+    assert main(["init", "-"]) == 0
+    assert capsys.readouterr().out == text
+    err = fails(capsys, "init", str(path))
+    assert err == f"edgetwin: {path}: already exists (use --force to overwrite)"

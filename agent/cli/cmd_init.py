@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def init(args: argparse.Namespace) -> int:
-    text = default_text()
+    text = default_text().rstrip("\n") + "\n"  # a text file ends with a newline
     if args.file == "-":
         sys.stdout.write(text)
         return 0
