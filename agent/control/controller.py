@@ -144,6 +144,7 @@ class Controller:
                 ov.check_request(
                     req, self._limits(), self.config.control.max_override_s
                 )
+                check_binary(req.actuator, req.value, self.config.actuators)
             except CommandError as exc:
                 log.warning("%s", exc)
                 frame.events.append(
