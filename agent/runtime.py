@@ -19,6 +19,7 @@ from agent.config.schema import Config
 from agent.control.explain import explain
 from agent.errors import EdgetwinError, StoreError
 from agent.pipeline import Frame, Stage
+from agent.runlock import AgentLock
 from agent.sampler import DeviceWorker, Sampler
 from agent.stages import StageContext, build_stages
 from agent.store import retention
@@ -70,8 +71,9 @@ class Agent:
     Construct it, call ``run()``; ``stop()`` (from a signal handler or
     another thread) ends the loop, after which the store is flushed and
     every actuator is put in its safe state. Raises ``StoreError`` when the
-    database cannot be opened and ``EdgetwinError`` when a device cannot be
-    opened; what was opened before is closed again.
+    database cannot be opened or another agent holds it, and
+    ``EdgetwinError`` when a device cannot be opened; what was opened before
+    is closed again.
     """
 
     def __init__(
@@ -89,7 +91,14 @@ class Agent:
         self.workers: dict[str, DeviceWorker] = {}
         self.stages: list[Stage] = []
         self.driver_ctx = DriverContext(clock=clock, config=config)
-        self.store = Store(store_path(config, state_dir), config.store)
+        self.ran_s = 0.0
+        path = store_path(config, state_dir)
+        self.lock = AgentLock(path)
+        try:
+            self.store = Store(path, config.store)
+        except BaseException:
+            self.lock.release()
+            raise
         try:
             known = kinds()
             for dev in config.devices:
@@ -103,6 +112,7 @@ class Agent:
         except BaseException:
             self._close_devices()
             self.store.close()
+            self.lock.release()
             raise
         self._closed = False
         self._last_retention: float | None = None
@@ -114,15 +124,21 @@ class Agent:
         start = self.clock.now()
         end = None if duration_s is None else start + duration_s
         self._startup(start)
+        finished = False
         try:
             while not self.stop_event.is_set():
                 due = self.sampler.next_due()
                 if end is not None and due >= end:
+                    finished = True
                     break
                 if not self.clock.sleep_until(due, self.stop_event):
                     break
                 self.cycle(due)
         finally:
+            # Agent time actually run: all of it, or up to the stop.
+            self.ran_s = (
+                end if finished and end is not None else self.clock.now()
+            ) - start
             self.shutdown("agent stopped")
 
     def _startup(self, now: float) -> None:
@@ -235,6 +251,7 @@ class Agent:
         except (StoreError, EdgetwinError) as exc:
             log.error("%s", exc)
         self._close_devices()
+        self.lock.release()
 
     def _record_final(self, frame: Frame) -> None:
         for a in frame.actuations:

@@ -166,7 +166,10 @@ def modbus_site(plc: tuple[TcpSimServer, SimUnit], tmp_path: Path) -> Path:
 def start_agent(cfg: Path) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen(
-        [sys.executable, "-m", "agent", "run", "-c", str(cfg), "--speed", "20"],
+        [
+            *(sys.executable, "-m", "agent", "run", "-c", str(cfg)),
+            *("--speed", "20", "--allow-real-devices"),  # a simulator on loopback
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
