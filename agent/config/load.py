@@ -13,6 +13,7 @@ import re
 import tomllib
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from agent.config.checker import Problems, Table
 from agent.config.control import check_control, parse_envelope
@@ -42,22 +43,88 @@ def load_config(path: str | Path) -> Config:
     Raises ``ConfigError`` listing every problem, or naming the file when it
     cannot be read.
     """
+    return parse_config(load_text(path), str(path))
+
+
+def load_text(path: str | Path) -> str:
+    """The text of the file at ``path``; ``ConfigError`` naming it when unreadable."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{path}: cannot read: {exc}"]) from None
-    return parse_config(text, str(path))
 
 
 def parse_config(text: str, source: str = "<config>") -> Config:
     """Validate TOML ``text``; ``source`` names it in messages."""
+    data = _toml(text, source)
+    cfg, problems = _check(data, source)
+    if problems:
+        raise ConfigError(problems.lines)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return replace(cfg, text_hash=digest)
+
+
+def load_config_lenient(path: str | Path) -> tuple[Config | None, list[str]]:
+    """Read the file at ``path`` keeping what is valid despite its problems.
+
+    For the fail-safe path, which must act on a broken configuration: the
+    configuration returned holds only the devices, and the actuators on
+    them, whose own settings have no problem (None when the file cannot be
+    read or parsed); the list holds every problem, one line each.
+    """
     try:
-        data = tomllib.loads(text)
+        return parse_config_lenient(load_text(path), str(path))
+    except ConfigError as exc:
+        return None, exc.problems
+
+
+def parse_config_lenient(text: str, source: str) -> tuple[Config | None, list[str]]:
+    """``load_config_lenient`` for TOML ``text``."""
+    try:
+        data = _toml(text, source)
+    except ConfigError as exc:
+        return None, exc.problems
+    cfg, problems = _check(data, source)
+    bad = _flawed(problems, source, data, "devices")
+    devices = tuple(d for d in cfg.devices if d.name not in bad)
+    ok = {d.name for d in devices}
+    flawed_acts = _flawed(problems, source, data, "actuators")
+    actuators = tuple(
+        a for a in cfg.actuators if a.device in ok and a.name not in flawed_acts
+    )
+    points = tuple(p for p in cfg.points if p.device in ok)
+    fixed = replace(cfg, devices=devices, points=points, actuators=actuators)
+    return fixed, problems.lines
+
+
+def _flawed(
+    problems: Problems, source: str, data: dict[str, Any], section: str
+) -> set[str]:
+    """Names of the ``section`` entries that a problem line points into."""
+    tables = data.get(section)
+    if not isinstance(tables, list):
+        return set()
+    flawed = set()
+    for i, t in enumerate(tables):
+        key = f"{source}: {section}[{i}]"
+        if isinstance(t, dict) and any(
+            line.startswith((key + ".", key + ":")) for line in problems.lines
+        ):
+            flawed.add(str(t.get("name")))
+    return flawed
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: not valid TOML: {exc}"]) from None
+
+
+def _check(data: dict[str, Any], source: str) -> tuple[Config, Problems]:
     problems = Problems(source)
     cfg = _build(Table(data, "", problems), problems, source)
     check_control(cfg, problems)
@@ -65,10 +132,7 @@ def parse_config(text: str, source: str = "<config>") -> Config:
         cfg.twin, (p.name for p in cfg.points), (a.name for a in cfg.actuators)
     ):
         problems.lines.append(f"{source}: {line}")
-    if problems:
-        raise ConfigError(problems.lines)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    return replace(cfg, text_hash=digest)
+    return cfg, problems
 
 
 def _build(root: Table, problems: Problems, source: str) -> Config:
