@@ -20,6 +20,7 @@ The ``[uplink]`` section::
     outbox_max_age_days = 7
     command_key_file = ""           # set to require HMAC-SHA256 signed commands
     config_trial_s = 300            # a pushed configuration must connect within this
+    stop_flush_s = 2                # on a clean stop, wait this long for acknowledgements
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class UplinkConfig:
     command_max_ttl_s: float = 3600.0
     override_max_s: float = 3600.0
     config_trial_s: float = 300.0
+    stop_flush_s: float = 2.0
     topic_prefix: str = "edgetwin/v1"
 
 
@@ -116,6 +118,7 @@ def parse_uplink(t: Table) -> UplinkConfig:
         config_trial_s=t.number(
             "config_trial_s", d.config_trial_s, min=1, max=86400, unit="s"
         ),
+        stop_flush_s=t.number("stop_flush_s", d.stop_flush_s, min=0, max=60, unit="s"),
         topic_prefix=t.str("topic_prefix", d.topic_prefix),
     )
 

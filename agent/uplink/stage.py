@@ -1,6 +1,6 @@
 """The uplink stage: summaries, events and command results out; commands in.
 
-Each cycle it turns the frame's events and actuations into event messages,
+Each cycle it turns the frame's events into event messages,
 adds the frame to the open summary window, runs the commands that arrived,
 and lets the outbox send what it may. Nothing here waits on the network:
 the MQTT link runs in paho's own thread.
@@ -9,6 +9,7 @@ the MQTT link runs in paho's own thread.
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -117,22 +118,11 @@ class UplinkStage:
         elif self._on_trial and self.config_switch is not None:
             self._on_trial = not self.config_switch.check()
 
+        # Each actuator write comes with its explained ``actuation`` event
+        # from whoever made it (the controller, the shutdown); the frame's
+        # actuations feed the summary only.
         for e in frame.events:
             self._event(e)
-        for a in frame.actuations:
-            self._event(
-                Event(
-                    a.ts,
-                    "actuation",
-                    f"{a.actuator} set to {a.value:g} ({a.reason})",
-                    source=a.source,
-                    data={
-                        "actuator": a.actuator,
-                        "value": a.value,
-                        "requested": a.requested,
-                    },
-                )
-            )
         body = self.summarizer.add(frame)
         if body is not None:
             self._summary(now, body)
@@ -220,15 +210,43 @@ class UplinkStage:
     # -- stopping -----------------------------------------------------------------
 
     def close(self) -> None:
-        """Queue the last window, flush acknowledgements, say offline, disconnect."""
+        """Queue the last window, send what is pending, say offline, disconnect.
+
+        While connected it waits, up to ``stop_flush_s`` of real time, for
+        the broker to acknowledge what is queued, so that a clean stop
+        leaves nothing to send again as history at the next start.
+        """
         now = self.ctx.clock.now()
         body = self.summarizer.close()
         if body is not None:
             self._summary(now, body)
         try:
-            self.outbox.flush_acked(now)
+            self.ctx.store.commit()
+            self._drain(now)
         finally:
             offline = self.outbox.status_payload(
                 {"state": "offline", "reason": "agent stopped"}
             )
             self.link.close(self.identity.topic("status"), offline)
+
+    def _drain(self, now: float) -> None:
+        """Publish and take acknowledgements until the outbox is empty or time is up."""
+        start = time.monotonic()
+        deadline = start + self.config.stop_flush_s
+        link = self.link
+        while True:
+            # The drain runs in real time: the agent's clock has stopped.
+            t = now + (time.monotonic() - start)
+            self.outbox.pump(t)
+            self.outbox.flush_acked(t)
+            left_s = deadline - time.monotonic()
+            if self.outbox.size()[0] == 0 or not link.connected or left_s <= 0:
+                break
+            acked = link.stats.acked
+            link.wait_for(
+                lambda acked=acked: link.stats.acked > acked or not link.connected,
+                min(left_s, 0.1),
+            )
+        rows = self.outbox.size()[0]
+        if rows:
+            log.info("uplink: %d messages left in the outbox at stop", rows)
