@@ -175,8 +175,10 @@ class Agent:
                         stage.name,
                         self.stats.stage_errors,
                     )
+            # Writes a stage made are in the frame for the stages after it
+            # (the uplink's summary shows actuator states).
+            frame.actuations += self.actuators.take_actuations()
 
-        frame.actuations += self.actuators.take_actuations()
         self._record(frame)
         self.stats.cycles += 1
         self.stats.work_s.append(time.perf_counter() - t_wall)
