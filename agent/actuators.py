@@ -98,7 +98,12 @@ class Actuators:
         except (DeviceError, FutureTimeout, OSError) as exc:
             st = self.state[name]
             if st.ok:
-                log.warning("actuator %r: write of %g failed: %s", name, target, exc or "timeout")
+                log.warning(
+                    "actuator %r: write of %g failed: %s",
+                    name,
+                    target,
+                    exc or "timeout",
+                )
             st.ok = False
             return None
         st = self.state[name]
@@ -155,7 +160,10 @@ class Actuators:
         """Put every actuator at its safe value; return the names that failed."""
         failed = []
         for cfg in self.configs.values():
-            if self.write(cfg.name, cfg.safe_value, source="safe-state", reason=reason) is None:
+            if (
+                self.write(cfg.name, cfg.safe_value, source="safe-state", reason=reason)
+                is None
+            ):
                 failed.append(cfg.name)
         return failed
 

@@ -11,9 +11,7 @@ from tests.conftest import REPO
 
 def commands() -> dict[str, argparse.ArgumentParser]:
     parser = build_parser()
-    sub = next(
-        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
-    )
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return dict(sub.choices)
 
 
