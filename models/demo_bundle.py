@@ -28,13 +28,11 @@ import numpy.typing as npt
 from agent.clock import SimClock
 from agent.config import default_text, parse_config
 from agent.config.schema import Config
-from agent.detector.bundle import Metadata, read_bundle, write_bundle
+from agent.detector.bundle import Metadata
 from agent.detector.stage import HIDDEN, DetectorStage
 from agent.pipeline import Frame
 from agent.runtime import Agent
-from models import linear_ae
-from models.export import tensorflow_version, to_int8_tflite
-from models.train import TrainOptions
+from models.train import TrainOptions, fit_and_write
 
 log = logging.getLogger(__name__)
 
@@ -154,30 +152,17 @@ def build(
     """Record a fault-free run, fit, quantize and write the bundle; return its metadata."""
     times, rows = record(fault_free_config(), days, FEATURES, options.period_s)
     rows = rows[times >= START_TS + SETTLE_H * 3600.0]
-    np.random.seed(options.seed)
-    mean = rows.mean(axis=0)
-    std = spreads(rows, FEATURES)
-    w = linear_ae.windows((rows - mean) / std, options.window)
-    layer = linear_ae.fit(w, variance=options.variance, t2_weight=options.t2_weight)
-    model = to_int8_tflite(layer, w, seed=options.seed)
-    meta = Metadata(
-        features=FEATURES,
-        window=options.window,
-        period_s=options.period_s,
-        mean=tuple(float(v) for v in mean),
-        std=tuple(float(v) for v in std),
-        threshold=float(layer.score(w).max() * options.margin),
-        sha256="0" * 64,
-        versions={"tensorflow": tensorflow_version(), "numpy": np.__version__},
-        trained_on=(
-            f"fault-free closed-loop run of the default configuration: {days:g} days, "
-            f"points every {POINT_PERIOD_S:g} s, first {SETTLE_H:g} h left out, "
-            f"{len(rows)} rows; hidden quantities' spread at least "
-            f"{HIDDEN_SPREAD_SHARE:.0%} of their mean"
-        ),
+    return fit_and_write(
+        out_dir,
+        FEATURES,
+        rows,
+        spreads(rows, FEATURES),
+        options=options,
+        trained_on=f"fault-free closed-loop run of the default configuration: {days:g} days, "
+        f"points every {POINT_PERIOD_S:g} s, first {SETTLE_H:g} h left out, "
+        f"{len(rows)} rows; hidden quantities' spread at least "
+        f"{HIDDEN_SPREAD_SHARE:.0%} of their mean",
     )
-    write_bundle(out_dir, model, meta)
-    return read_bundle(out_dir)[1]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -106,14 +107,35 @@ def train(
             f"{csv_path}: {len(rows)} rows of {options.period_s:g} s are too few "
             f"for windows of {options.window} (need at least {options.window * 4})"
         )
+    std = np.maximum(rows.std(axis=0), 1e-6)
+    return fit_and_write(
+        out_dir,
+        names,
+        rows,
+        std,
+        options=options,
+        trained_on=f"{csv_path.name}: {len(rows)} rows",
+    )
+
+
+def fit_and_write(
+    out_dir: Path,
+    features: Sequence[str],
+    rows: npt.NDArray[np.floating[Any]],
+    std: npt.NDArray[np.floating[Any]],
+    *,
+    options: TrainOptions,
+    trained_on: str,
+) -> Metadata:
+    """Fit the model to ``rows`` (normalised by their mean and ``std``), quantize it
+    to int8, write the bundle to ``out_dir`` and return its metadata."""
     np.random.seed(options.seed)
     mean = rows.mean(axis=0)
-    std = np.maximum(rows.std(axis=0), 1e-6)
     w = linear_ae.windows((rows - mean) / std, options.window)
     layer = linear_ae.fit(w, variance=options.variance, t2_weight=options.t2_weight)
     model = to_int8_tflite(layer, w, seed=options.seed)
     meta = Metadata(
-        features=names,
+        features=tuple(features),
         window=options.window,
         period_s=options.period_s,
         mean=tuple(float(v) for v in mean),
@@ -121,7 +143,7 @@ def train(
         threshold=float(layer.score(w).max() * options.margin),
         sha256="0" * 64,
         versions={"tensorflow": tensorflow_version(), "numpy": np.__version__},
-        trained_on=f"{csv_path.name}: {len(rows)} rows",
+        trained_on=trained_on,
     )
     write_bundle(out_dir, model, meta)
     return read_bundle(out_dir)[1]
