@@ -217,7 +217,7 @@ class UplinkStage:
         leaves nothing to send again as history at the next start.
         """
         now = self.ctx.clock.now()
-        body = self.summarizer.close()
+        body = self.summarizer.close(end=now)
         if body is not None:
             self._summary(now, body)
         try:

@@ -103,12 +103,20 @@ class Summarizer:
                 self._insights.append(text)
         return closed
 
-    def close(self) -> dict[str, Any] | None:
-        """Return the open window's summary and start afresh; None if nothing was added."""
+    def close(self, end: float | None = None) -> dict[str, Any] | None:
+        """Return the open window's summary and start afresh; None if nothing was added.
+
+        ``end`` cuts the window short (the agent stopping); by default it
+        ends ``window_s`` after its start.
+        """
         if self.start is None or (not self._points and not self._actuators):
             return None
+        full_end = self.start + self.window_s
         body: dict[str, Any] = {
-            "window": {"start": self.start, "end": self.start + self.window_s},
+            "window": {
+                "start": self.start,
+                "end": full_end if end is None else min(end, full_end),
+            },
             "points": {p: s.as_dict() for p, s in sorted(self._points.items())},
         }
         twin: dict[str, Any] = {}
