@@ -437,3 +437,12 @@ def test_real_chip_reads_plausible_values(
         assert s.quality is Quality.GOOD, (p.name, s.reason)
         low, high = PLAUSIBLE[p.name]
         assert s.value is not None and low <= s.value <= high, (p.name, s.value)
+
+
+def test_silent_bme280_reboot_is_noticed(rig: Rig) -> None:
+    assert_right(rig.read("env"))
+    fresh = power_cycle(rig, "env", glitch_transactions=0)
+    assert isinstance(fresh, EmulatedBme280)
+    # No failed transaction: only the skipped humidity shows the reboot.
+    assert_right(rig.read("env"))
+    assert fresh.regs[0xF2] == 0b001

@@ -144,8 +144,18 @@ class Bme280:
         """Take one measurement; return a sample per quantity.
 
         Raises ``OSError`` on a bus error. A skipped or unfinished
-        measurement gives samples of quality ``NOT_READY``.
+        measurement gives samples of quality ``NOT_READY``. Every quantity
+        is configured with oversampling, so a skipped one means the chip
+        lost its settings (a reboot without a bus error): it is set up
+        again and measured once more.
         """
+        out = self._measure()
+        if any(_skipped(v) for v in out.values()):
+            self.setup()
+            out = self._measure()
+        return out
+
+    def _measure(self) -> dict[str, Sample]:
         if self.calibration is None:
             self.setup()
         assert self.calibration is not None
@@ -161,6 +171,10 @@ class Bme280:
         else:
             data = self.bus.read_i2c_block_data(self.address, REG_DATA, 8)
         return decode(self.calibration, data)
+
+
+def _skipped(sample: Sample) -> bool:
+    return sample.quality is Quality.NOT_READY and "skipped" in sample.reason
 
 
 def decode(cal: m.Calibration, data: list[int]) -> dict[str, Sample]:
