@@ -114,6 +114,7 @@ class TcpSimServer(_SimServer):
         self.port = port
         self._server: asyncio.base_events.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         try:
             self.start()
         except BaseException:
@@ -141,11 +142,20 @@ class TcpSimServer(_SimServer):
         for w in list(self._writers):
             w.close()
         self._writers.clear()
+        # End the connection handlers here, so that none is left pending
+        # when the loop closes.
+        tasks = list(self._tasks)
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _serve(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
         framer = self._new_framer()
         buf = b""
         try:
@@ -163,6 +173,8 @@ class TcpSimServer(_SimServer):
             pass
         finally:
             self._writers.discard(writer)
+            if task is not None:
+                self._tasks.discard(task)
             writer.close()
 
 
