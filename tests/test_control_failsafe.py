@@ -9,18 +9,14 @@ what ``safe-state`` reads back from the devices.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli, start_agent, wait_while_running
 
 CONFIG = """
 [agent]
@@ -74,18 +70,6 @@ off_at = 34
 """
 
 
-def _start(cfg: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, "-m", "agent", "run", "-c", str(cfg), "--speed", "max"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-
-
 def _last(db: Path) -> dict[str, tuple[float, str]]:
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
@@ -94,27 +78,23 @@ def _last(db: Path) -> dict[str, tuple[float, str]]:
     return {a: (v, s) for a, v, s in rows}
 
 
-def _wait_for_policy_writes(
-    proc: subprocess.Popen[str], db: Path, bound_s: float = 60
-) -> None:
-    """Wait until the running agent has committed policy writes of both actuators."""
-    deadline = time.monotonic() + bound_s
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        if db.exists():
-            try:
-                with sqlite3.connect(db) as conn:
-                    n = conn.execute(
-                        "SELECT COUNT(DISTINCT actuator) FROM actuations WHERE source = 'policy'"
-                    ).fetchone()[0]
-            except sqlite3.OperationalError:
-                n = 0
-            if n == 2:
-                return
-        # A bounded wait on the process, not a sleep.
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.1)
-    pytest.fail("the agent made no policy writes in time")
+def _policy_writes_of_both(db: Path) -> Callable[[], bool]:
+    """True once the running agent has committed policy writes of both actuators."""
+
+    def done() -> bool:
+        if not db.exists():
+            return False
+        try:
+            with sqlite3.connect(db) as conn:
+                n = conn.execute(
+                    "SELECT COUNT(DISTINCT actuator) FROM actuations"
+                    " WHERE source = 'policy'"
+                ).fetchone()[0]
+        except sqlite3.OperationalError:
+            return False
+        return bool(n == 2)
+
+    return done
 
 
 @pytest.fixture
@@ -126,9 +106,9 @@ def site(tmp_path: Path) -> Path:
 
 def test_sigterm_leaves_every_actuator_safe(site: Path) -> None:
     db = site.parent / "edgetwin.db"
-    proc = _start(site)
+    proc = start_agent("-c", str(site), "--speed", "max")
     try:
-        _wait_for_policy_writes(proc, db)
+        wait_while_running(proc, _policy_writes_of_both(db), 60, "policy writes")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -141,9 +121,9 @@ def test_sigterm_leaves_every_actuator_safe(site: Path) -> None:
 
 def test_sigkill_then_safe_state_command(site: Path) -> None:
     db = site.parent / "edgetwin.db"
-    proc = _start(site)
+    proc = start_agent("-c", str(site), "--speed", "max")
     try:
-        _wait_for_policy_writes(proc, db)
+        wait_while_running(proc, _policy_writes_of_both(db), 60, "policy writes")
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
     finally:

@@ -28,11 +28,8 @@ the last level driven).
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -48,7 +45,7 @@ from drivers.base import DriverContext
 from drivers.gpio.device import GpioDevice
 from drivers.modbus.sim import SimUnit, TcpSimServer
 from drivers.sim.plant import Plant
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli, start_agent, wait_while_running
 
 # -- Modbus -------------------------------------------------------------------
 
@@ -163,36 +160,9 @@ def modbus_site(plc: tuple[TcpSimServer, SimUnit], tmp_path: Path) -> Path:
     return cfg
 
 
-def start_agent(cfg: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [
-            *(sys.executable, "-m", "agent", "run", "-c", str(cfg)),
-            *("--speed", "20", "--allow-real-devices"),  # a simulator on loopback
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-
-
-def wait_for(
-    proc: subprocess.Popen[str], done: Callable[[], bool], bound_s: float = 60
-) -> None:
-    """Wait until ``done()`` while the agent runs, at most ``bound_s``."""
-    deadline = time.monotonic() + bound_s
-    while time.monotonic() < deadline:
-        if done():
-            return
-        if proc.poll() is not None:
-            _, err = proc.communicate()
-            pytest.fail(f"the agent exited with {proc.returncode}: {err}")
-        # A bounded wait on the process, not a sleep.
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.05)
-    pytest.fail("the actuators never left their safe values")
+def start_on(cfg: Path) -> subprocess.Popen[str]:
+    # A simulator on loopback stands for the real devices.
+    return start_agent("-c", str(cfg), "--speed", "20", "--allow-real-devices")
 
 
 def driven_by_policies(unit: SimUnit) -> Callable[[], bool]:
@@ -207,9 +177,9 @@ def test_sigterm_leaves_coil_and_registers_safe(
 ) -> None:
     _, unit = plc
     assert outputs(unit) == INITIAL
-    proc = start_agent(modbus_site)
+    proc = start_on(modbus_site)
     try:
-        wait_for(proc, driven_by_policies(unit))
+        wait_while_running(proc, driven_by_policies(unit), 60, "the policy writes")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -225,9 +195,9 @@ def test_sigkill_then_safe_state_command(
     plc: tuple[TcpSimServer, SimUnit], modbus_site: Path
 ) -> None:
     _, unit = plc
-    proc = start_agent(modbus_site)
+    proc = start_on(modbus_site)
     try:
-        wait_for(proc, driven_by_policies(unit))
+        wait_while_running(proc, driven_by_policies(unit), 60, "the policy writes")
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL
     finally:

@@ -10,15 +10,11 @@ and one event per safe-state write.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import os
 import re
 import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -32,41 +28,17 @@ from agent.runtime import Agent, store_path
 from agent.store.store import Store
 from agent.uplink.listen import Receiver
 from drivers.modbus.sim import SimUnit, TcpSimServer
-from tests.conftest import REPO, run_cli
+from tests.conftest import run_cli, start_agent, wait_while_running
 from tests.mqtt_broker import Broker
 from tests.test_uplink_flow import SITE, config_text, step, uplink_of
-
-
-def start_run(*args: str) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen(
-        [sys.executable, "-m", "agent", "run", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=REPO,
-    )
-
-
-def wait_while_running(
-    proc: subprocess.Popen[str], done: Callable[[], bool], bound_s: float = 30
-) -> None:
-    deadline = time.monotonic() + bound_s
-    while not done():
-        if proc.poll() is not None:
-            _, err = proc.communicate()
-            pytest.fail(f"the agent exited with {proc.returncode}: {err}")
-        if time.monotonic() > deadline:
-            pytest.fail("the agent did not get going")
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.05)  # a bounded wait on the process, not a sleep
 
 
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     """The built-in simulated plant at 60x real time, for at most an hour of it."""
-    proc = start_run("--speed", "60", "--duration", "1h", "--state-dir", str(tmp_path))
+    proc = start_agent(
+        "--speed", "60", "--duration", "1h", "--state-dir", str(tmp_path)
+    )
     try:
         yield proc
     finally:
@@ -97,7 +69,7 @@ def holds_lock(state_dir: Path, pid: int) -> Callable[[], bool]:
 def test_second_agent_on_the_same_database_is_refused(
     tmp_path: Path, running: subprocess.Popen[str]
 ) -> None:
-    wait_while_running(running, holds_lock(tmp_path, running.pid))
+    wait_while_running(running, holds_lock(tmp_path, running.pid), 30, "the lock")
     db = db_of(tmp_path)
     r = run_cli(
         "run", "--speed", "max", "--duration", "1m", "--state-dir", str(tmp_path)
@@ -123,7 +95,7 @@ def test_second_agent_on_the_same_database_is_refused(
 def test_summary_after_sigterm_counts_the_agent_time_run(
     tmp_path: Path, running: subprocess.Popen[str]
 ) -> None:
-    wait_while_running(running, holds_lock(tmp_path, running.pid))
+    wait_while_running(running, holds_lock(tmp_path, running.pid), 30, "the lock")
     running.send_signal(signal.SIGTERM)
     out, err = running.communicate(timeout=30)
     assert running.returncode == 0, err
