@@ -96,17 +96,24 @@ def test_a_dead_unit_leaves_the_others_their_period(line) -> None:
     sampler = Sampler(config.points, workers, clock.now())
     units[1].faults.gone = True  # unit 2 vanishes from the line
     polls = 8
+    start = clock.now()
     try:
         good: dict[str, int] = {p.name: 0 for p in config.points}
+        stamps: dict[str, list[float]] = {p.name: [] for p in config.points}
         for _ in range(polls):
             for r in sampler.poll(clock.now()):
                 good[r.point] += r.ok
+                if r.ok:
+                    stamps[r.point].append(r.ts - start)
             clock.advance(1.0)
     finally:
         for w in workers.values():
             w.close()
     # Every poll of the live units completed; the dead one never did.
     assert good == {"voltage1": polls, "voltage2": 0, "voltage3": polls}
+    # On the clock: a good reading of each live unit in every 1 s slot.
+    slots = [float(i) for i in range(polls)]
+    assert stamps["voltage1"] == slots and stamps["voltage3"] == slots
     assert sampler.health["meter2"].failures == polls
     assert units[1].requests == 0
     assert units[0].requests == polls and units[2].requests == polls
